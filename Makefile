@@ -1,0 +1,54 @@
+# StreamFlow Analytics — the two commands that matter: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+EVENTS ?= 20000
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup demo test test-unit test-nb lint typecheck check-export lab down clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	python3 -m venv $(VENV)
+
+$(UV): requirements/bootstrap.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/bootstrap.txt
+	@touch $@
+
+$(VENV)/.installed: $(UV) requirements/base.in requirements/constraints.txt settings.ini setup.py
+	$(UV) pip install --python $(BIN)/python -q -r requirements/base.in -c requirements/constraints.txt
+	$(UV) pip install --python $(BIN)/python -q --no-deps -e .
+	@touch $@
+
+setup: $(VENV)/.installed ## create .venv and install everything with its pins
+
+demo: setup ## the main job: the whole local pipeline on the embedded default (EVENTS=N)
+	$(BIN)/python tools/demo.py --events $(EVENTS)
+
+test: setup check-export test-nb lint typecheck test-unit ## everything CI runs
+
+check-export: setup ## nbdev_export must not change the committed package
+	$(BIN)/python tools/check_export.py
+
+test-nb: setup ## run the notebooks' own tests
+	$(BIN)/nbdev_test --n_workers 2
+
+test-unit: setup ## the pytest suite (unit, integration, deploy)
+	$(BIN)/pytest
+
+lint: setup ## ruff
+	$(BIN)/ruff check streamflow tests tools dags
+
+typecheck: setup ## mypy on the package
+	$(BIN)/mypy streamflow
+
+lab: setup ## JupyterLab on the project's venv with nbs/ open
+	$(BIN)/python -m ipykernel install --sys-prefix --name streamflow --display-name "StreamFlow (.venv)"
+	$(BIN)/jupyter lab --notebook-dir=nbs
+
+clean: ## remove build and test leftovers (keeps .venv and .run)
+	rm -rf _docs _proc .pytest_cache .mypy_cache .ruff_cache build *.egg-info
