@@ -169,11 +169,12 @@ def geographic_score(
 def hour_profile(state: CustomerState) -> tuple[float, float]:
     "The customer's circular mean local hour and circular standard deviation (hours)."
     n = state.n_profile
-    if n == 0:
+    if n < 2:
         return 0.0, math.inf
-    r = min(1.0, math.hypot(state.hour_cos, state.hour_sin) / n)
+    r2 = (state.hour_cos**2 + state.hour_sin**2) / (n * n)
+    r2 = min(1.0, (n * r2 - 1) / (n - 1))  # small-sample bias correction: E[R^2] = 1/n for random hours
     mean = (math.atan2(state.hour_sin, state.hour_cos) * 24 / (2 * math.pi)) % 24
-    sd = math.sqrt(-2 * math.log(r)) * 24 / (2 * math.pi) if r > 0 else math.inf
+    sd = math.sqrt(-math.log(r2)) * 24 / (2 * math.pi) if r2 > 0 else math.inf  # sqrt(-2 ln R) = sqrt(-ln R^2)
     return mean, sd
 
 def time_anomaly_score(
@@ -220,6 +221,7 @@ class RuleEngine:
     def __init__(self, rules_cfg: FraudRules):  # the `fraud_rules` section of the settings
         self.cfg = rules_cfg
         self.threshold = rules_cfg.threshold
+        self.weights = {rid: getattr(rules_cfg, name).weight for name, rid in RULE_IDS.items()}  # rule id -> weight
 
     def score(self, tx: Transaction, state: CustomerState, blacklist: frozenset[str] | set[str]) -> ScoreResult:
         "Score one event against the customer's state (does not change the state)."
@@ -235,19 +237,16 @@ class RuleEngine:
             raw["FR-004"] = time_anomaly_score(tx, state, c.time_anomaly)
         if c.blacklist.enabled:
             raw["FR-005"] = blacklist_score(tx, blacklist)
-        weights = self.weights
-        fired = {r: s for r, s in raw.items() if s > 0}
-        contrib = {r: weights[r] * s for r, s in fired.items()}
+        fired: dict[str, float] = {}
+        contrib: dict[str, float] = {}
         total = 0.0
-        for v in contrib.values():  # insertion (rule) order: deterministic float sum
-            total += v
+        for r, s in raw.items():  # rule order: a deterministic float sum
+            if s > 0:
+                fired[r] = s
+                contrib[r] = c = self.weights[r] * s
+                total += c
         score = min(1.0, max(0.0, total))
         return ScoreResult(score, score > self.threshold, list(fired), contrib, fired)
-
-    @property
-    def weights(self) -> dict[str, float]:
-        "Rule id -> weight."
-        return {rid: getattr(self.cfg, name).weight for name, rid in RULE_IDS.items()}
 
     def update(self, state: CustomerState, tx: Transaction, result: ScoreResult) -> CustomerState:
         "The customer's state after this event (alerted events stay out of the behaviour profile)."
