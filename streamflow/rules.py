@@ -252,24 +252,25 @@ class RuleEngine:
         "The customer's state after this event (alerted events stay out of the behaviour profile)."
         t = event_time(tx)
         vel = self.cfg.velocity
-        latest = t if state.last_ts is None else max(t, state.last_ts)
+        latest = max(t, state.recent_ts[-1]) if state.recent_ts else t
         recent = [ts for ts in state.recent_ts if ts > latest - vel.window_s]
         if t > latest - vel.window_s:
             insort(recent, t)
         recent = recent[-2 * vel.max_count:]
         new = CustomerState(state.n_seen + 1, state.n_profile, state.amt_mean, state.amt_m2, state.hour_cos,
                             state.hour_sin, state.last_ts, state.last_lat, state.last_lon, recent)
+        if result.is_alert:  # no poisoning: alerts only count for velocity
+            return new
         if state.last_ts is None or t >= state.last_ts:
             new.last_ts, new.last_lat, new.last_lon = t, tx.latitude, tx.longitude
-        if not result.is_alert:  # no poisoning: alerts never move the baseline
-            x = math.log(float(tx.amount))
-            new.n_profile += 1
-            delta = x - new.amt_mean
-            new.amt_mean += delta / new.n_profile
-            new.amt_m2 += delta * (x - new.amt_mean)
-            a = hour_angle(local_hour(tx.timestamp))
-            new.hour_cos += math.cos(a)
-            new.hour_sin += math.sin(a)
+        x = math.log(float(tx.amount))
+        new.n_profile += 1
+        delta = x - new.amt_mean
+        new.amt_mean += delta / new.n_profile
+        new.amt_m2 += delta * (x - new.amt_mean)
+        a = hour_angle(local_hour(tx.timestamp))
+        new.hour_cos += math.cos(a)
+        new.hour_sin += math.sin(a)
         return new
 
     def process(
