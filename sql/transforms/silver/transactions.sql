@@ -1,0 +1,94 @@
+-- bronze.raw_transactions -> silver.transactions: new rows only (watermark on the bronze id).
+-- Parses the JSONB payload into typed columns without ever failing on bad input (pg_input_is_valid),
+-- validates it (required fields, ranges, enums), keeps the first bronze row of each transaction_id (later
+-- copies, in this batch or an earlier one, are dropped), enriches with customer/store/product reference data
+-- and attaches the fraud alert if one has been loaded. Invalid rows are kept, flagged: is_valid = false and
+-- the failed checks in quality_checks (unknown_* entries are warnings and do not make a row invalid).
+WITH wm AS (
+    SELECT last_id FROM ops.watermarks WHERE pipeline = 'silver.transactions'
+), hi AS (
+    SELECT coalesce(max(b.id), 0) AS id
+    FROM bronze.raw_transactions b
+    WHERE b.ingested_at <= now() - make_interval(secs => %(settle_seconds)s::float8)
+), raw AS (
+    SELECT b.id, b.topic, b.partition, b."offset", b.ingested_at, b.payload AS p,
+           nullif(b.payload ->> 'transaction_id', '') AS transaction_id
+    FROM bronze.raw_transactions b, wm, hi
+    WHERE b.id > wm.last_id AND b.id <= hi.id
+), firsts AS (
+    SELECT r.*
+    FROM (SELECT r.*, row_number() OVER (PARTITION BY r.transaction_id ORDER BY r.id) AS rn FROM raw r) r
+    WHERE r.rn = 1 OR r.transaction_id IS NULL
+), typed AS (
+    SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at, r.transaction_id,
+           nullif(r.p ->> 'customer_id', '') AS customer_id,
+           nullif(r.p ->> 'store_id', '') AS store_id,
+           nullif(r.p ->> 'product_id', '') AS product_id,
+           v.amount, coalesce(r.p ->> 'currency', 'BRL') AS currency, r.p ->> 'payment_method' AS payment_method,
+           v.installments, v.latitude, v.longitude, v.event_time, r.p ->> 'timestamp' AS ts_text
+    FROM firsts r
+    CROSS JOIN LATERAL (SELECT
+        CASE WHEN pg_input_is_valid(r.p ->> 'amount', 'numeric') THEN (r.p ->> 'amount')::numeric END AS amount,
+        CASE WHEN r.p ->> 'installments' IS NULL THEN 1
+             WHEN pg_input_is_valid(r.p ->> 'installments', 'integer') THEN (r.p ->> 'installments')::integer END AS installments,
+        CASE WHEN pg_input_is_valid(r.p ->> 'latitude', 'float8') THEN (r.p ->> 'latitude')::float8 END AS latitude,
+        CASE WHEN pg_input_is_valid(r.p ->> 'longitude', 'float8') THEN (r.p ->> 'longitude')::float8 END AS longitude,
+        CASE WHEN pg_input_is_valid(r.p ->> 'timestamp', 'timestamptz') THEN (r.p ->> 'timestamp')::timestamptz END AS event_time
+    ) v
+), checked AS (
+    SELECT t.*,
+           array_remove(ARRAY[
+               CASE WHEN t.transaction_id IS NULL THEN 'missing_transaction_id' END,
+               CASE WHEN t.customer_id IS NULL THEN 'missing_customer_id' END,
+               CASE WHEN t.store_id IS NULL THEN 'missing_store_id' END,
+               CASE WHEN t.amount IS NULL THEN 'missing_or_bad_amount'
+                    WHEN NOT (t.amount > 0 AND t.amount < 1e10 AND scale(t.amount) <= 2) THEN 'amount_out_of_range' END,
+               CASE WHEN t.currency !~ '^[A-Z]{3}$' THEN 'bad_currency' END,
+               CASE WHEN t.payment_method IS NULL
+                      OR t.payment_method NOT IN ('credit_card', 'boleto', 'voucher', 'debit_card') THEN 'bad_payment_method' END,
+               CASE WHEN t.installments IS NULL OR t.installments NOT BETWEEN 1 AND 24 THEN 'installments_out_of_range' END,
+               CASE WHEN t.latitude IS NULL OR NOT (t.latitude BETWEEN -90 AND 90) THEN 'bad_latitude' END,
+               CASE WHEN t.longitude IS NULL OR NOT (t.longitude BETWEEN -180 AND 180) THEN 'bad_longitude' END,
+               CASE WHEN t.event_time IS NULL THEN 'missing_or_bad_timestamp'
+                    WHEN t.ts_text !~ '(Z|[+-][0-9]{2}:?[0-9]{2})$' THEN 'timestamp_without_offset' END
+           ], NULL) AS errors
+    FROM typed t
+), ins AS (
+    INSERT INTO silver.transactions (
+        bronze_id, transaction_id, customer_id, store_id, product_id, amount, currency, payment_method, installments,
+        latitude, longitude, event_time, customer_state, store_state, product_category, distance_from_home_km,
+        fraud_score, is_fraud, rules_triggered, is_valid, quality_checks,
+        kafka_topic, kafka_partition, kafka_offset, ingested_at)
+    SELECT t.id, t.transaction_id, t.customer_id, t.store_id, t.product_id,
+           CASE WHEN t.amount > 0 AND t.amount < 1e10 THEN round(t.amount, 2) END,
+           t.currency, t.payment_method, t.installments, t.latitude, t.longitude, t.event_time,
+           c.state, s.state, pr.category,
+           CASE WHEN cardinality(t.errors) = 0 AND c.customer_id IS NOT NULL THEN
+               2 * 6371.0088 * asin(least(1, sqrt(
+                   sin(radians(t.latitude - c.latitude) / 2) ^ 2
+                   + cos(radians(c.latitude)) * cos(radians(t.latitude)) * sin(radians(t.longitude - c.longitude) / 2) ^ 2)))
+           END,
+           a.fraud_score, a.transaction_id IS NOT NULL, a.rules_triggered,
+           cardinality(t.errors) = 0,
+           t.errors || array_remove(ARRAY[
+               CASE WHEN t.customer_id IS NOT NULL AND c.customer_id IS NULL THEN 'unknown_customer' END,
+               CASE WHEN t.store_id IS NOT NULL AND s.store_id IS NULL THEN 'unknown_store' END,
+               CASE WHEN t.product_id IS NOT NULL AND pr.product_id IS NULL THEN 'unknown_product' END
+           ], NULL),
+           t.topic, t.partition, t."offset", t.ingested_at
+    FROM checked t
+    LEFT JOIN silver.customers c ON c.customer_id = t.customer_id
+    LEFT JOIN silver.stores s ON s.store_id = t.store_id
+    LEFT JOIN silver.products pr ON pr.product_id = t.product_id
+    LEFT JOIN silver.fraud_alerts a ON a.transaction_id = t.transaction_id
+    ON CONFLICT DO NOTHING
+    RETURNING is_valid
+), mark AS (
+    UPDATE ops.watermarks w SET last_id = hi.id, updated_at = now()
+    FROM hi WHERE w.pipeline = 'silver.transactions' AND hi.id > w.last_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM raw) AS rows_read,
+       (SELECT count(*) FROM ins) AS rows_loaded,
+       (SELECT count(*) FROM ins WHERE NOT is_valid) AS rows_invalid,
+       (SELECT count(*) FROM raw) - (SELECT count(*) FROM ins) AS duplicates_dropped
