@@ -1,0 +1,12 @@
+# Unit `monitoring` of the dev environment (see ../../../root.hcl for the order).
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+terraform {
+  source = "${get_repo_root()}/deploy/terraform/modules//monitoring"
+}
+
+dependencies {
+  paths = ["../airflow"]
+}

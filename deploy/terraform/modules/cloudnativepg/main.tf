@@ -1,0 +1,52 @@
+# cert-manager (for the plugin's TLS), the CloudNativePG operator and its Barman Cloud plugin in streamflow-data,
+# then the PostgreSQL cluster, the Airflow database, the object store and the nightly backup.
+resource "helm_release" "cert_manager" {
+  name             = "cert-manager"
+  namespace        = "cert-manager"
+  create_namespace = true
+  repository       = var.repositories["jetstack"]
+  chart            = "cert-manager"
+  version          = var.chart_versions["cert_manager"]
+  values           = [file("${var.k8s_dir}/helm-values/cert-manager.yaml")]
+  wait             = true
+}
+
+resource "helm_release" "cnpg" {
+  name       = "cnpg"
+  namespace  = "streamflow-data"
+  repository = var.repositories["cnpg"]
+  chart      = "cloudnative-pg"
+  version    = var.chart_versions["cloudnative_pg"]
+  values     = [file("${var.k8s_dir}/helm-values/cloudnative-pg.yaml")]
+  wait       = true
+}
+
+resource "helm_release" "barman_cloud" {
+  name       = "barman-cloud"
+  namespace  = "streamflow-data"
+  repository = var.repositories["cnpg"]
+  chart      = "plugin-barman-cloud"
+  version    = var.chart_versions["plugin_barman_cloud"]
+  values     = [file("${var.k8s_dir}/helm-values/plugin-barman-cloud.yaml")]
+  wait       = true
+  depends_on = [helm_release.cert_manager, helm_release.cnpg]
+}
+
+# Every document of the listed files in deploy/k8s/postgres, applied server-side once the operator above runs.
+# kubectl_manifest (alekc/kubectl) does not need the CRDs at plan time, so one apply works on a fresh cluster.
+data "kubectl_file_documents" "this" {
+  for_each = toset(["cluster.yaml"])
+  content  = file("${var.k8s_dir}/postgres/${each.value}")
+}
+
+locals {
+  manifests = merge([for f, d in data.kubectl_file_documents.this : d.manifests]...)
+}
+
+resource "kubectl_manifest" "this" {
+  for_each          = local.manifests
+  yaml_body         = each.value
+  server_side_apply = true
+  wait              = true
+  depends_on        = [helm_release.barman_cloud]
+}

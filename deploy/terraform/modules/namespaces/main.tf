@@ -1,0 +1,88 @@
+# The five namespaces and the credentials every later unit consumes. Passwords are generated here (never
+# committed) and written as Secrets into each namespace that needs them, so the units after this one only
+# reference Secret names.
+data "kubectl_file_documents" "namespaces" {
+  content = file("${var.k8s_dir}/namespaces/namespaces.yaml")
+}
+
+resource "kubectl_manifest" "namespaces" {
+  for_each          = data.kubectl_file_documents.namespaces.manifests
+  yaml_body         = each.value
+  server_side_apply = true
+}
+
+locals {
+  pg_host = "streamflow-pg-rw.streamflow-data.svc"
+  # config/default.yaml postgres.superuser / postgres.roles, plus Airflow's metadata owner
+  pg_roles = {
+    "streamflow-owner"     = "streamflow_owner"
+    "streamflow-writer"    = "streamflow_writer"
+    "streamflow-transform" = "streamflow_transform"
+    "streamflow-reader"    = "streamflow_reader"
+    "airflow-db"           = "airflow"
+  }
+}
+
+resource "random_password" "pg" {
+  for_each = local.pg_roles
+  length   = 32
+  special  = false # used inside DSNs without escaping
+}
+
+# CloudNativePG reads role passwords from basic-auth Secrets in the cluster's namespace.
+resource "kubernetes_secret_v1" "pg_role" {
+  for_each = local.pg_roles
+  metadata {
+    name      = each.key
+    namespace = "streamflow-data"
+    labels    = { "cnpg.io/reload" = "true" }
+  }
+  type = "kubernetes.io/basic-auth"
+  data = {
+    username = each.value
+    password = random_password.pg[each.key].result
+  }
+  depends_on = [kubectl_manifest.namespaces]
+}
+
+# DSNs for the clients: Flink writes bronze, Airflow transforms (STREAMFLOW_PG_DSN in each pod).
+resource "kubernetes_secret_v1" "dsn" {
+  for_each = {
+    "streamflow-processing/streamflow-writer-dsn"       = "streamflow-writer"
+    "streamflow-orchestration/streamflow-transform-dsn" = "streamflow-transform"
+  }
+  metadata {
+    namespace = split("/", each.key)[0]
+    name      = split("/", each.key)[1]
+  }
+  data = {
+    dsn = "postgresql://${local.pg_roles[each.value]}:${random_password.pg[each.value].result}@${local.pg_host}:5432/streamflow"
+  }
+  depends_on = [kubectl_manifest.namespaces]
+}
+
+resource "random_id" "fernet" {
+  byte_length = 32
+}
+
+resource "random_password" "airflow" {
+  for_each = toset(["api-secret-key", "jwt-secret"])
+  length   = 48
+  special  = false
+}
+
+# The Secrets the Airflow chart values name (data.metadataSecretName, fernetKeySecretName, ...).
+resource "kubernetes_secret_v1" "airflow" {
+  for_each = {
+    "airflow-metadata"       = { connection = "postgresql://airflow:${random_password.pg["airflow-db"].result}@${local.pg_host}:5432/airflow" }
+    "airflow-fernet-key"     = { "fernet-key" = "${random_id.fernet.b64_url}=" }
+    "airflow-api-secret-key" = { "api-secret-key" = random_password.airflow["api-secret-key"].result }
+    "airflow-jwt-secret"     = { "jwt-secret" = random_password.airflow["jwt-secret"].result }
+  }
+  metadata {
+    name      = each.key
+    namespace = "streamflow-orchestration"
+  }
+  data       = each.value
+  depends_on = [kubectl_manifest.namespaces]
+}
