@@ -17,9 +17,10 @@ from .config import FraudRules, GeographicRule, HighValueRule, TimeAnomalyRule, 
 from .models import FraudAlert, Transaction
 
 # %% auto #0
-__all__ = ['RULE_IDS', 'EARTH_RADIUS_KM', 'HOUR_SD_FLOOR_H', 'MIN_TRAVEL_S', 'STATE_VERSION', 'ramp', 'event_time', 'local_hour',
-           'hour_angle', 'hour_distance', 'haversine_km', 'CustomerState', 'high_value_score', 'velocity_score',
-           'geographic_score', 'hour_profile', 'time_anomaly_score', 'blacklist_score', 'ScoreResult', 'RuleEngine']
+__all__ = ['RULE_IDS', 'EARTH_RADIUS_KM', 'HOUR_SD_FLOOR_H', 'MIN_TRAVEL_S', 'VELOCITY_FULL_RATE', 'STATE_VERSION', 'ramp',
+           'event_time', 'local_hour', 'hour_angle', 'hour_distance', 'haversine_km', 'CustomerState',
+           'high_value_score', 'velocity_score', 'geographic_score', 'hour_profile', 'time_anomaly_score',
+           'blacklist_score', 'ScoreResult', 'RuleEngine']
 
 # %% ../nbs/20_rules.ipynb
 RULE_IDS: dict[str, str] = {  # config section -> rule id, in evaluation (and summation) order
@@ -31,7 +32,8 @@ RULE_IDS: dict[str, str] = {  # config section -> rule id, in evaluation (and su
 }
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 HOUR_SD_FLOOR_H = 1.0  # a customer's hour spread is never taken below 1 h (timestamps are minute-precise, habits are not)
-MIN_TRAVEL_S = 1.0  # two events in the same second are treated as 1 s apart for the speed of travel
+MIN_TRAVEL_S = 1.0  # two events in the same second are treated as 1 s apart (speed of travel, rate of purchases)
+VELOCITY_FULL_RATE = 4.0  # FR-002 scores 1 when max_count + 1 purchases take a quarter of window_s or less
 STATE_VERSION = 1  # bump when CustomerState's row layout changes
 
 # %% ../nbs/20_rules.ipynb
@@ -146,8 +148,13 @@ def velocity_score(
 ) -> float:
     "FR-002: transactions in the sliding event-time window beyond `max_count` (graded)."
     t = event_time(tx)
-    count = 1 + sum(1 for ts in state.recent_ts if t - p.window_s < ts <= t)
-    return ramp(count, p.max_count, 2 * p.max_count)
+    inside = [ts for ts in state.recent_ts if t - p.window_s < ts <= t]  # sorted, like recent_ts
+    count = 1 + len(inside)
+    if count <= p.max_count:
+        return 0.0
+    span = max(t - inside[-p.max_count], MIN_TRAVEL_S)  # time taken by the latest max_count + 1 transactions
+    by_rate = ramp(math.log2(p.window_s / span), 0.0, math.log2(VELOCITY_FULL_RATE))
+    return max(ramp(count, p.max_count, 2 * p.max_count), by_rate)
 
 # %% ../nbs/20_rules.ipynb
 def geographic_score(

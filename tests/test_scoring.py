@@ -212,4 +212,7 @@ def test_generated_events_are_detected(tmp_path, rules_cfg):
     write_events(ev, 20_000, seed=7)
     s = score_file(ev, tmp_path / "gen.scores.jsonl", rules_cfg=rules_cfg, progress=False)
     assert s["rejected"] == 0 and s["labelled"] == s["valid"]
-    assert s["precision"] >= 0.5 and s["recall"] >= 0.3, s
+    assert s["precision"] >= 0.5 and s["recall"] >= 0.2, s  # floors far below what we measure (regression guard)
+    assert s["per_pattern_recall"]["blacklisted"] == 1.0  # the blacklist is a hard rule
+    assert s["per_pattern_recall"]["impossible_travel"] >= 0.9  # so is travel faster than any plane
+    assert s["alert_rate"] < 0.05
