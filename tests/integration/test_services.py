@@ -1,0 +1,50 @@
+"""The local stack as the CLI sees it: status rows, idempotent up, shell exports."""
+
+import shlex
+import stat
+
+import psycopg
+
+from streamflow.local.postgres import secrets_path
+from streamflow.local.proc import port_open
+from streamflow.services import env_exports, status, up
+
+
+def test_status_reports_both_services_healthy(stack):
+    rows = {r["name"]: r for r in status(stack)}
+    assert set(rows) == {"postgres", "kafka"}
+    assert rows["postgres"]["port"] == stack.postgres.port
+    assert rows["kafka"]["port"] == int(stack.kafka.bootstrap.rsplit(":", 1)[1])
+    for r in rows.values():
+        assert r["healthy"] is True and isinstance(r["pid"], int) and r["pid"] > 0
+        assert r["log"].startswith(str(stack.path(stack.paths.run_dir)))
+
+
+def test_up_is_idempotent(stack):
+    before = {r["name"]: r["pid"] for r in status(stack)}
+    after = {r["name"]: r["pid"] for r in up(stack)}
+    assert after == before  # nothing restarted
+
+
+def test_services_listen_on_loopback_only(stack):
+    import psutil
+
+    ports = {stack.postgres.port, int(stack.kafka.bootstrap.rsplit(":", 1)[1]), stack.kafka.controller_port}
+    listening = [c for c in psutil.net_connections("inet") if c.status == psutil.CONN_LISTEN and c.laddr.port in ports]
+    assert {c.laddr.port for c in listening} == ports
+    assert all(c.laddr.ip == "127.0.0.1" for c in listening)
+    assert all(port_open("127.0.0.1", p) for p in ports)
+
+
+def test_env_exports_point_at_the_running_stack(stack):
+    env = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in env_exports(stack).splitlines())
+    assert env["STREAMFLOW_KAFKA_BOOTSTRAP"] == stack.kafka.bootstrap
+    with psycopg.connect(env["STREAMFLOW_PG_DSN"]) as c:
+        assert c.execute("SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (
+            stack.postgres.database, True)
+
+
+def test_generated_secrets_are_private(stack):
+    p = secrets_path(stack)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert "STREAMFLOW_PG_WRITER_PASSWORD=" in p.read_text()
