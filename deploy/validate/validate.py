@@ -18,7 +18,6 @@ Run `python deploy/validate/validate.py` (exit code 1 on any finding) or `--rend
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import re
@@ -47,6 +46,17 @@ GENERATED_TOPICS = Path("deploy/k8s/kafka/topics.yaml")
 GENERATED_DASHBOARDS = Path("deploy/k8s/monitoring/dashboards.yaml")
 DASHBOARD_DIR = Path("deploy/k8s/monitoring/dashboards")
 KAFKA_CLUSTER = "streamflow"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the vendored CRDs are megabytes of YAML
+
+
+def yload(text: str) -> Any:
+    "Parse one YAML document (fast loader)."
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+
+
+def yload_all(text: str) -> Iterator[Any]:
+    "Parse every YAML document of a stream (fast loader)."
+    return yaml.load_all(text, Loader=_Loader)  # noqa: S506 - a safe loader
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ def rel(path: Path, root: Path) -> str:
 def load_documents(path: Path) -> tuple[list[dict], list[str]]:
     "All non-empty YAML documents in `path`, and parse errors (as text)."
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+        docs = [d for d in yload_all(path.read_text(encoding="utf-8")) if d is not None]
     except yaml.YAMLError as e:
         return [], [f"YAML does not parse: {e}"]
     bad = [f"document {i} is a {type(d).__name__}, not a mapping" for i, d in enumerate(docs) if not isinstance(d, dict)]
@@ -115,7 +125,7 @@ def crd_schemas(schemas_dir: Path) -> dict[tuple[str, str], dict]:
     for p in sorted(schemas_dir.rglob("*")):
         if p.suffix not in (".yaml", ".yml") or not p.is_file():
             continue
-        for doc in yaml.safe_load_all(p.read_text(encoding="utf-8")):
+        for doc in yload_all(p.read_text(encoding="utf-8")):
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
@@ -155,7 +165,7 @@ def validate_manifest(doc: dict, schemas_dir: Path) -> list[str]:
     api, kind = doc.get("apiVersion"), doc.get("kind")
     if not isinstance(api, str) or not isinstance(kind, str):
         return ["apiVersion and kind must be strings"]
-    crds = crd_schemas(schemas_dir)
+    crds = crd_schemas(schemas_dir.resolve())  # resolved: trees that symlink deploy/schemas share the cache
     if (api, kind) in crds:
         return _schema_errors(jsonschema.Draft7Validator(crds[(api, kind)]), doc)
     if (api, kind) in STRUCTURAL:
@@ -251,8 +261,9 @@ def check_airflow_values(root: Path) -> list[Finding]:
     docs, errs = load_documents(path)
     if errs or len(docs) != 1:
         return [Finding(rel(path, root), "parse", e) for e in errs or ["expected exactly one YAML document"]]
-    values = deep_merge(yaml.safe_load((chart / "values.yaml").read_text()), docs[0])
+    values = deep_merge(yload((chart / "values.yaml").read_text()), docs[0])
     schema = json.loads((chart / "values.schema.json").read_text())
+    schema.setdefault("additionalProperties", False)  # the schema is strict below the root, not at it
     out = [Finding(rel(path, root), "values.schema.json", e)
            for e in _schema_errors(jsonschema.Draft7Validator(schema), values)]
     if values.get("executor") != "LocalExecutor":
@@ -283,8 +294,8 @@ def check_prometheus_stack_values(root: Path) -> list[Finding]:
     docs, errs = load_documents(path)
     if errs or len(docs) != 1:
         return [Finding(rel(path, root), "parse", e) for e in errs or ["expected exactly one YAML document"]]
-    subcharts = {d.get("alias") or d["name"] for d in yaml.safe_load((chart / "Chart.yaml").read_text())["dependencies"]}
-    reference = yaml.safe_load((chart / "values.yaml").read_text())
+    subcharts = {d.get("alias") or d["name"] for d in yload((chart / "Chart.yaml").read_text())["dependencies"]}
+    reference = yload((chart / "values.yaml").read_text())
     open_keys = {"prometheus.prometheusSpec.resources", "alertmanager.alertmanagerSpec.resources",
                  "prometheusOperator.resources", "prometheus.prometheusSpec.storageSpec"} | subcharts
     return [Finding(rel(path, root), k, "not a key of the chart's values.yaml") for k in
@@ -446,14 +457,14 @@ def jmx_metric_names(root: Path) -> set[str]:
     names = set()
     for d in docs:
         if d.get("kind") == "ConfigMap" and d["metadata"]["name"] == "kafka-metrics":
-            rules = yaml.safe_load(d["data"]["kafka-metrics-config.yml"])["rules"]
+            rules = yload(d["data"]["kafka-metrics-config.yml"])["rules"]
             names |= {r["name"] for r in rules if "$" not in r.get("name", "$")}
     return names
 
 
 def known_metrics(root: Path) -> dict[str, str]:
     "`metric name -> exporter` for everything the exporters emit (catalog plus the Kafka JMX rules)."
-    catalog = yaml.safe_load((root / "deploy" / "validate" / "metrics_catalog.yaml").read_text())
+    catalog = yload((root / "deploy" / "validate" / "metrics_catalog.yaml").read_text())
     out = {n: "kafka-jmx (deploy/k8s/kafka/kafka.yaml)" for n in jmx_metric_names(root)}
     for exporter, spec in catalog["exporters"].items():
         for name, type_ in spec["metrics"].items():
@@ -584,7 +595,7 @@ def values_usage(root: Path, budget: dict) -> list[Usage]:
     "Containers of the Helm releases, from each values file at the paths `budget.yaml` lists."
     out = []
     for release, spec in budget["helm_releases"].items():
-        values = yaml.safe_load((root / spec["values"]).read_text())
+        values = yload((root / spec["values"]).read_text())
         for path in spec["resources"]:
             res = _get(values, path)
             if res is None:
@@ -597,7 +608,7 @@ def values_usage(root: Path, budget: dict) -> list[Usage]:
 
 def usage(root: Path) -> tuple[list[Usage], dict]:
     "Every container counted against the budget, and the budget itself."
-    budget = yaml.safe_load((root / "deploy" / "budget.yaml").read_text())
+    budget = yload((root / "deploy" / "budget.yaml").read_text())
     docs = [d for p in manifest_files(root) for d in load_documents(p)[0]]
     return manifest_usage(docs) + values_usage(root, budget), budget
 
@@ -686,8 +697,14 @@ CHECKS = {
 
 
 def run_all(root: Path = ROOT) -> dict[str, list[Finding]]:
-    "Run every check on the tree at `root`."
-    return {name: fn(root) for name, fn in CHECKS.items()}
+    "Run every check on the tree at `root`; a check that crashes on malformed input is a finding too."
+    out: dict[str, list[Finding]] = {}
+    for name, fn in CHECKS.items():
+        try:
+            out[name] = fn(root)
+        except Exception as e:  # malformed input (e.g. a quantity that is not a number) must fail, not crash
+            out[name] = [Finding("deploy", name, f"check crashed on malformed input: {type(e).__name__}: {e}")]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,327 @@
+"""Offline validation of deploy/: the real tree passes, and deliberately broken inputs make the validator fail."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streamflow.config import load_config
+
+pytestmark = pytest.mark.deploy
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "validate" / "validate.py"
+_spec = importlib.util.spec_from_file_location("deploy_validate", SCRIPT)
+assert _spec and _spec.loader
+V = importlib.util.module_from_spec(_spec)
+sys.modules["deploy_validate"] = V
+_spec.loader.exec_module(V)
+SCHEMAS = ROOT / "deploy" / "schemas"
+
+
+def docs_of(rel_path: str) -> list[dict]:
+    return list(yaml.safe_load_all((ROOT / rel_path).read_text()))
+
+
+def one(rel_path: str, kind: str, name: str | None = None) -> dict:
+    found = [d for d in docs_of(rel_path) if d and d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, (rel_path, kind, name)
+    return copy.deepcopy(found[0])
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    "A copy of everything the validator reads (schemas symlinked: they are large and read-only)."
+    for d in ("config", "streamflow"):
+        shutil.copytree(ROOT / d, tmp_path / d, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy", ignore=shutil.ignore_patterns("schemas", "local", "__pycache__"))
+    (tmp_path / "deploy" / "schemas").symlink_to(SCHEMAS, target_is_directory=True)
+    return tmp_path
+
+
+# ------------------------------------------------------------------ the committed tree
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return V.run_all(ROOT)
+
+
+@pytest.mark.parametrize("check", list(V.CHECKS))
+def test_committed_tree_passes(results, check):
+    assert results[check] == [], "\n".join(map(str, results[check]))
+
+
+def test_cli_exit_codes(tree):
+    "`make` calls the script: exit 0 on the real tree, 1 once one manifest is broken."
+    ok = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tree)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    p = tree / "deploy" / "k8s" / "flink" / "fraud-detector.yaml"
+    p.write_text(p.read_text().replace("parallelism: 1\n", "parallelism: two\n"))
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tree)], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "fraud-detector" in bad.stdout and "job.parallelism" in bad.stdout
+
+
+# ------------------------------------------------------------------ broken manifests
+def test_flink_wrong_field_type_fails():
+    d = one("deploy/k8s/flink/fraud-detector.yaml", "FlinkDeployment")
+    assert V.validate_manifest(d, SCHEMAS) == []
+    d["spec"]["job"]["parallelism"] = "two"
+    errs = V.validate_manifest(d, SCHEMAS)
+    assert any(e.startswith("spec.job.parallelism") for e in errs), errs
+    d = one("deploy/k8s/flink/fraud-detector.yaml", "FlinkDeployment")
+    d["spec"]["job"]["upgradeMode"] = "snapshot"
+    assert any("upgradeMode" in e for e in V.validate_manifest(d, SCHEMAS))
+
+
+def test_flink_version_and_conventions():
+    d = one("deploy/k8s/flink/realtime-aggregator.yaml", "FlinkDeployment")
+    assert d["spec"]["flinkVersion"] == "v2_2"
+    d["spec"]["flinkVersion"] = "v2_9"
+    assert any("flinkVersion" in e for e in V.validate_manifest(d, SCHEMAS))
+    d = one("deploy/k8s/flink/realtime-aggregator.yaml", "FlinkDeployment")
+    d["spec"]["job"]["args"] = ["-pym", "streamflow.jobs.nope"]
+    d["spec"]["flinkConfiguration"]["taskmanager.numberOfTaskSlots"] = 1
+    errs = V.semantic_errors(d, [d])
+    assert any("spec.job.args" in e for e in errs) and any("numberOfTaskSlots" in e for e in errs)
+
+
+def test_flink_jobs_match_entry_points():
+    modules = {one(f"deploy/k8s/flink/{n}.yaml", "FlinkDeployment")["spec"]["job"]["args"][1]
+               for n in ("transaction-processor", "fraud-detector", "realtime-aggregator")}
+    assert modules == set(V.FLINK_ENTRY_POINTS)
+
+
+def test_kafkatopic_partitions_as_string_fails():
+    t = docs_of("deploy/k8s/kafka/topics.yaml")[0]
+    assert V.validate_manifest(t, SCHEMAS) == []
+    t["spec"]["partitions"] = "3"
+    assert any(e.startswith("spec.partitions") for e in V.validate_manifest(t, SCHEMAS))
+
+
+def test_strimzi_v1beta2_is_not_served_by_strimzi_1x():
+    k = one("deploy/k8s/kafka/kafka.yaml", "Kafka")
+    k["apiVersion"] = "kafka.strimzi.io/v1beta2"
+    errs = V.validate_manifest(k, SCHEMAS)
+    assert errs and "not served" in errs[0]
+
+
+def test_unknown_crd_field_fails_strictly():
+    k = one("deploy/k8s/kafka/kafka.yaml", "Kafka")
+    k["spec"]["kafka"]["replicas"] = 1  # v1 moved replicas to KafkaNodePool
+    assert any("replicas" in e for e in V.validate_manifest(k, SCHEMAS))
+
+
+def test_deployment_missing_containers_fails():
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "streamflow-data"},
+           "spec": {"selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    assert V.validate_manifest(dep, SCHEMAS) == []
+    del dep["spec"]["template"]["spec"]["containers"]
+    errs = V.validate_manifest(dep, SCHEMAS)
+    assert errs and "containers" in errs[0]
+
+
+def test_core_kind_unknown_field_and_unknown_kind_fail():
+    pvc = one("deploy/k8s/flink/state-pvc.yaml", "PersistentVolumeClaim")
+    assert V.validate_manifest(pvc, SCHEMAS) == []
+    pvc["spec"]["acessModes"] = pvc["spec"].pop("accessModes")
+    assert V.validate_manifest(pvc, SCHEMAS)
+    assert "no schema" in V.validate_manifest({"apiVersion": "example.com/v1", "kind": "Gadget"}, SCHEMAS)[0]
+
+
+def test_cnpg_and_monitoring_resources_validate_and_fail_when_broken():
+    c = one("deploy/k8s/postgres/cluster.yaml", "Cluster")
+    assert {r["name"] for r in c["spec"]["managed"]["roles"]} >= {"streamflow_writer", "streamflow_transform",
+                                                                   "streamflow_reader"}
+    c["spec"]["instances"] = "one"
+    assert any(e.startswith("spec.instances") for e in V.validate_manifest(c, SCHEMAS))
+    sb = one("deploy/k8s/postgres/cluster.yaml", "ScheduledBackup")
+    sb["spec"]["method"] = "tape"
+    assert any("spec.method" in e for e in V.validate_manifest(sb, SCHEMAS))
+    rule = one("deploy/k8s/monitoring/prometheusrule.yaml", "PrometheusRule")
+    rule["spec"]["groups"][0]["rules"][0]["for"] = "five minutes"
+    assert V.validate_manifest(rule, SCHEMAS)
+    store = one("deploy/k8s/postgres/cluster.yaml", "ObjectStore")
+    del store["spec"]["configuration"]["destinationPath"]
+    assert any("destinationPath" in e for e in V.validate_manifest(store, SCHEMAS))
+
+
+def test_yaml_that_does_not_parse_is_reported(tree):
+    (tree / "deploy" / "k8s" / "kafka" / "broken.yaml").write_text("kind: [unclosed\n")
+    findings = V.check_manifests(tree)
+    assert any(f.where == "parse" and "broken.yaml" in f.path for f in findings)
+
+
+def test_wrong_namespace_is_reported(tree):
+    p = tree / "deploy" / "k8s" / "kafka" / "users.yaml"
+    p.write_text(p.read_text().replace("namespace: streamflow-kafka", "namespace: default", 1))
+    assert any("namespace" in f.message for f in V.check_manifests(tree))
+
+
+# ------------------------------------------------------------------ topics: one source of truth
+def test_topics_are_generated_from_config():
+    topics = load_config(root=ROOT, environ={}).kafka.topics
+    manifests = {d["spec"]["topicName"]: d for d in docs_of("deploy/k8s/kafka/topics.yaml")}
+    expected = [getattr(topics, k) for k in ("transactions", "alerts", "metrics", "dlq", "control")]
+    assert set(manifests) == {t.name for t in expected}
+    for t in expected:
+        spec = manifests[t.name]["spec"]
+        assert spec["partitions"] == t.partitions
+        assert spec["config"]["cleanup.policy"] == t.cleanup_policy
+        assert spec["config"].get("retention.ms") == t.retention_ms
+        assert manifests[t.name]["metadata"]["labels"]["strimzi.io/cluster"] == "streamflow"
+    assert manifests["fraud.control"]["spec"]["config"]["cleanup.policy"] == "compact"
+
+
+def test_topics_drift_from_config_is_caught(tree):
+    assert V.check_rendered(tree) == []
+    cfg = tree / "config" / "default.yaml"
+    cfg.write_text(cfg.read_text().replace("partitions: 3", "partitions: 6", 1))
+    findings = V.check_rendered(tree)
+    assert [f.path for f in findings] == [str(V.GENERATED_TOPICS)]
+    assert V.main(["--root", str(tree), "--render"]) == 0  # re-rendering fixes it
+    assert {d["spec"]["topicName"]: d["spec"]["partitions"] for d in
+            yaml.safe_load_all((tree / V.GENERATED_TOPICS).read_text())}["transactions.raw"] == 6
+
+
+# ------------------------------------------------------------------ dashboards and metric names
+def test_metric_names_parser():
+    assert V.metric_names('sum by (topic) (rate(kafka_server_brokertopicmetrics_messagesin_total{topic="a.b"}[5m]))') \
+        == {"kafka_server_brokertopicmetrics_messagesin_total"}
+    assert V.metric_names("a_total / clamp_min(sum(increase(b_count[1h])), 1) > 0.05") == {"a_total", "b_count"}
+    assert V.metric_names("time() - max(x_ts) > 36 * 3600") == {"x_ts"}
+    assert V.metric_names("sum(rate(m[$__rate_interval])) * 60 and on (job) up == 1") == {"m", "up"}
+    assert V.metric_names('max by (job_name) (f{x=~"a|b"}) < 1 or absent(g) unless h offset 5m') == {"f", "g", "h"}
+
+
+def test_four_dashboards_in_sidecar_configmaps():
+    cms = docs_of(str(V.GENERATED_DASHBOARDS))
+    titles = set()
+    for cm in cms:
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        (body,) = cm["data"].values()
+        titles.add(json.loads(body)["title"])
+    assert titles == {"StreamFlow / Pipeline Overview", "StreamFlow / Kafka", "StreamFlow / Flink Processing",
+                      "StreamFlow / Fraud Monitoring"}
+
+
+def test_dashboards_use_only_known_metrics():
+    known = V.known_metrics(ROOT)
+    used = {n for _, _, e in V.dashboard_exprs(ROOT) for n in V.metric_names(e)}
+    assert used and used <= set(known), sorted(used - set(known))
+    # every exporter feeds at least one dashboard or alert
+    used |= {n for _, _, e in V.rule_exprs(ROOT) for n in V.metric_names(e)}
+    assert {known[n].split(" ")[0] for n in used} >= {"kafka-exporter", "kafka-jmx", "flink-prometheus-reporter",
+                                                       "cloudnative-pg", "airflow-statsd-exporter",
+                                                       "kubelet-and-kube-state-metrics"}
+
+
+def test_unknown_dashboard_metric_is_caught(tree):
+    p = tree / "deploy" / "k8s" / "monitoring" / "dashboards" / "kafka.json"
+    dash = json.loads(p.read_text())
+    dash["panels"][0]["targets"][0]["expr"] = "sum(rate(kafka_messages_in_per_sec[5m]))"
+    p.write_text(json.dumps(dash))
+    findings = V.check_metrics(tree)
+    assert any("kafka_messages_in_per_sec" in f.message for f in findings)
+
+
+def test_alerts_cover_the_design():
+    rule = one("deploy/k8s/monitoring/prometheusrule.yaml", "PrometheusRule")
+    exprs = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "> 10000" in exprs["KafkaConsumerLagHigh"] and "kafka_consumergroup_lag" in exprs["KafkaConsumerLagHigh"]
+    assert "runningState" in exprs["FlinkJobNotRunning"] and "numRestarts" in exprs["FlinkJobRestarting"]
+    assert "0.05" in exprs["FraudRateHigh"] and "[1h]" in exprs["FraudRateHigh"]
+    assert "deadline_missed" in exprs["AirflowDagSlaMissed"]
+    assert "0.80" in exprs["PersistentVolumeFillingUp"]
+
+
+def test_flink_custom_metric_names_follow_the_reporter_rules():
+    "Operator scope + user group 'streamflow' (+ key group 'rule') + counter name, joined by underscores."
+    known = V.known_metrics(ROOT)
+    scope = "flink_taskmanager_job_task_operator"
+    for counter in ("events_validated", "events_dead_lettered", "alerts_emitted"):
+        assert f"{scope}_streamflow_{counter}" in known
+    assert f"{scope}_streamflow_rule_rule_hits" in known
+
+
+def test_airflow_metric_stems_exist_in_airflow_sources():
+    "The statsd names the catalog lists are emitted by the installed Airflow (dots become underscores)."
+    spec = importlib.util.find_spec("airflow")  # located, not imported (importing Airflow is slow)
+    assert spec and spec.submodule_search_locations
+    base = Path(list(spec.submodule_search_locations)[0])
+    files = ("jobs/scheduler_job_runner.py", "models/deadline.py", "models/dagrun.py", "models/taskinstance.py",
+             "sdk/execution_time/task_runner.py")
+    src = "\n".join((base / f).read_text() for f in files)
+    for stem in ("deadline_alerts.deadline_missed", "scheduler_heartbeat", "ti_failures", "ti_successes"):
+        assert stem in src, stem
+    assert re.search(r'f"dagrun\.duration\.\{', src)
+
+
+def test_kafka_jmx_rule_names_are_read_from_the_configmap():
+    names = V.jmx_metric_names(ROOT)
+    assert "kafka_server_brokertopicmetrics_messagesin_total" in names
+    assert all(re.fullmatch(r"kafka_[a-z_]+", n) for n in names)
+
+
+# ------------------------------------------------------------------ Helm values, HCL, budget, vendored schemas
+def test_airflow_values_schema(tree):
+    p = tree / "deploy" / "k8s" / "airflow" / "values.yaml"
+    values = yaml.safe_load(p.read_text())
+    assert values["executor"] == "LocalExecutor"
+    values["scheduler"]["replicas"] = "one"
+    values["unknownTopLevel"] = True
+    p.write_text(yaml.safe_dump(values))
+    findings = V.check_airflow_values(tree)
+    assert any("scheduler.replicas" in f.message for f in findings)
+    assert any("unknownTopLevel" in f.message for f in findings)
+
+
+def test_prometheus_stack_unknown_key(tree):
+    p = tree / "deploy" / "k8s" / "helm-values" / "kube-prometheus-stack.yaml"
+    p.write_text(p.read_text() + "prometheusOperater: {enabled: true}\n")
+    assert [f.where for f in V.check_prometheus_stack_values(tree)] == ["prometheusOperater"]
+
+
+def test_hcl_parse_pin_and_order_failures(tree):
+    tf = tree / "deploy" / "terraform" / "modules" / "airflow" / "main.tf"
+    tf.write_text(tf.read_text().replace('  version    = var.chart_versions["airflow"]\n', ""))
+    assert any("pinned" in f.message for f in V.check_hcl(tree))
+    tg = tree / "deploy" / "terraform" / "environments" / "dev" / "monitoring" / "terragrunt.hcl"
+    tg.write_text(tg.read_text().replace('"../airflow"', '"../namespaces"'))
+    assert any("design order" in f.message for f in V.check_hcl(tree))
+    (tree / "deploy" / "terraform" / "modules" / "monitoring" / "broken.tf").write_text('resource "x" "y" {\n a = \n}\n')
+    assert any(f.where == "parse" for f in V.check_hcl(tree))
+
+
+def test_budget(tree):
+    items, budget = V.usage(ROOT)
+    t = V.totals(items)
+    assert t["req_cpu"] <= V.cpu(budget["requests"]["cpu"]) and t["req_mem"] <= V.mem(budget["requests"]["memory"])
+    assert any(u.name.startswith("flink/fraud-detector/taskmanager") for u in items)
+    p = tree / "deploy" / "k8s" / "helm-values" / "kube-prometheus-stack.yaml"
+    p.write_text(p.read_text().replace("requests: {cpu: 100m, memory: 384Mi}", "requests: {cpu: 100m, memory: 4Gi}"))
+    assert any(f.where == "requests.memory" for f in V.check_budget(tree))
+
+
+def test_quantities():
+    assert V.cpu("250m") == 0.25 and V.cpu(2) == 2.0
+    assert V.mem("512Mi") == 512 * 2**20 and V.mem("9.7GB") == 9.7e9 and V.mem("1Gi") == 2**30
+    assert V.flink_mem("768m") == 768 * 2**20
+
+
+def test_vendored_schema_tamper_is_caught(tmp_path):
+    shutil.copytree(SCHEMAS, tmp_path / "deploy" / "schemas")
+    assert V.check_vendored(tmp_path) == []
+    f = tmp_path / "deploy" / "schemas" / "airflow-chart" / "1.21.0" / "Chart.yaml"
+    f.write_text(f.read_text() + "\n# edited\n")
+    assert [x.path for x in V.check_vendored(tmp_path)] == ["deploy/schemas/airflow-chart/1.21.0/Chart.yaml"]
