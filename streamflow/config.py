@@ -86,6 +86,7 @@ class Flink(_Section):
     sink_batch_size: int = Field(default=1000, ge=1)
     sink_flush_interval_ms: int = Field(default=200, ge=1)
     metrics_port: int = Field(default=19249, ge=1, le=65535)
+    lib_dir: Path = Path("deploy/local/lib/flink")  # connector and reporter jars (deploy/local/pom.xml)
 
 class Airflow(_Section):
     home: Path = Path(".run/airflow")
