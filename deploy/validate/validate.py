@@ -683,6 +683,105 @@ def check_vendored(root: Path) -> list[Finding]:
     return out
 
 
+# ------------------------------------------------------------------------------------------------ images
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    "(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."
+    out: list[tuple[str, str]] = []
+    buf = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("#") and not buf:
+            continue
+        if line.lstrip().startswith("#"):
+            continue  # a comment inside a continued RUN
+        buf += line.rstrip()
+        if buf.endswith("\\"):
+            buf = buf[:-1] + " "
+            continue
+        if buf.strip():
+            word, _, rest = buf.strip().partition(" ")
+            out.append((word.upper(), rest.strip()))
+        buf = ""
+    return out
+
+
+def _pin(root: Path, package: str) -> str | None:
+    m = re.search(rf"^{re.escape(package)}==(\S+)", (root / "requirements" / "constraints.txt").read_text(), re.M)
+    return m.group(1) if m else None
+
+
+def _project_version(root: Path) -> str:
+    m = re.search(r"^version\s*=\s*(\S+)", (root / "settings.ini").read_text(), re.M)
+    return m.group(1) if m else "?"
+
+
+def check_docker(root: Path) -> list[Finding]:
+    "Dockerfiles: pinned base images, COPY sources exist; images, Flink and Airflow versions agree everywhere."
+    out: list[Finding] = []
+    ddir = root / "deploy" / "docker"
+    args: dict[str, dict[str, str]] = {}
+    for name in ("flink.Dockerfile", "airflow.Dockerfile"):
+        path = ddir / name
+        if not path.is_file():
+            out.append(Finding(rel(path, root), "-", "missing"))
+            continue
+        args[name] = {}
+        for ins, rest in dockerfile_instructions(path):
+            if ins == "ARG" and "=" in rest:
+                k, v = rest.split("=", 1)
+                args[name][k] = v
+                if k.endswith("_IMAGE") and (":" not in v or v.endswith(":latest")):
+                    out.append(Finding(rel(path, root), f"ARG {k}", "base image must be pinned to a tag"))
+            if ins == "COPY" and "--from=" not in rest:
+                srcs = [a for a in rest.split() if not a.startswith("--")][:-1]
+                out += [Finding(rel(path, root), f"COPY {src}", "source does not exist in the repository")
+                        for src in srcs if not (root / src).exists()]
+    flink_tag = args.get("flink.Dockerfile", {}).get("FLINK_IMAGE", "").partition(":")[2].split("-")[0]
+    airflow_tag = args.get("airflow.Dockerfile", {}).get("AIRFLOW_IMAGE", "").partition(":")[2].split("-")[0]
+    version = _project_version(root)
+    if flink_tag and flink_tag != _pin(root, "apache-flink"):
+        out.append(Finding("deploy/docker/flink.Dockerfile", "FLINK_IMAGE",
+                           f"Flink {flink_tag} but apache-flink is pinned to {_pin(root, 'apache-flink')}"))
+    for p in manifest_files(root):
+        for d in load_documents(p)[0]:
+            if d.get("kind") != "FlinkDeployment":
+                continue
+            spec = d.get("spec") or {}
+            jar = str((spec.get("job") or {}).get("jarURI", ""))
+            if f"flink-python-{flink_tag}.jar" not in jar:
+                out.append(Finding(rel(p, root), "spec.job.jarURI", f"must be the image's flink-python-{flink_tag}.jar"))
+            if not str(spec.get("image", "")).endswith(f":{version}"):
+                out.append(Finding(rel(p, root), "spec.image", f"tag must be the project version {version}"))
+    values_path = root / "deploy" / "k8s" / "airflow" / "values.yaml"
+    values = yload(values_path.read_text())
+    if str(values.get("airflowVersion")) != airflow_tag or airflow_tag != _pin(root, "apache-airflow"):
+        out.append(Finding(rel(values_path, root), "airflowVersion",
+                           f"values {values.get('airflowVersion')}, image {airflow_tag}, pin {_pin(root, 'apache-airflow')}"))
+    if str(_get(values, "images.airflow.tag")) != version:
+        out.append(Finding(rel(values_path, root), "images.airflow.tag", f"must be the project version {version}"))
+    return out
+
+
+def check_workflows(root: Path) -> list[Finding]:
+    "CI definitions parse; CI runs `make test`; deploy validates before it applies."
+    out = []
+    wf = root / ".github" / "workflows"
+    texts = {}
+    for name in ("ci.yaml", "deploy.yaml"):
+        p = wf / name
+        docs, errs = load_documents(p) if p.is_file() else ([], ["missing"])
+        out += [Finding(rel(p, root), "parse", e) for e in errs]
+        if docs:
+            jobs = docs[0].get("jobs") or {}
+            texts[name] = "\n".join(str(step.get("run", "")) for job in jobs.values() for step in job.get("steps", []))
+            if not jobs:
+                out.append(Finding(rel(p, root), "jobs", "a workflow needs jobs"))
+    if "ci.yaml" in texts and "make test" not in texts["ci.yaml"]:
+        out.append(Finding(".github/workflows/ci.yaml", "steps", "CI must run `make test`"))
+    if "deploy.yaml" in texts and "deploy/validate/validate.py" not in texts["deploy.yaml"]:
+        out.append(Finding(".github/workflows/deploy.yaml", "steps", "deploy must run the offline validation first"))
+    return out
+
+
 CHECKS = {
     "manifests": check_manifests,
     "airflow-values": check_airflow_values,
@@ -693,6 +792,8 @@ CHECKS = {
     "metrics": check_metrics,
     "budget": check_budget,
     "vendored-schemas": check_vendored,
+    "docker": check_docker,
+    "workflows": check_workflows,
 }
 
 

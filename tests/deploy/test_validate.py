@@ -325,3 +325,31 @@ def test_vendored_schema_tamper_is_caught(tmp_path):
     f = tmp_path / "deploy" / "schemas" / "airflow-chart" / "1.21.0" / "Chart.yaml"
     f.write_text(f.read_text() + "\n# edited\n")
     assert [x.path for x in V.check_vendored(tmp_path)] == ["deploy/schemas/airflow-chart/1.21.0/Chart.yaml"]
+
+
+def test_docker_and_version_consistency_failures(tree):
+    # the tree copy has no deploy/local (another component's files): give the Dockerfile its pom paths back
+    for pom in ("pom.xml", "kafka/pom.xml", "flink/pom.xml"):
+        (tree / "deploy" / "local" / pom).parent.mkdir(parents=True, exist_ok=True)
+        (tree / "deploy" / "local" / pom).write_text("<project/>")
+    for f in ("settings.ini", "setup.py", "pyproject.toml"):
+        shutil.copy(ROOT / f, tree / f)
+    (tree / "requirements").mkdir()
+    shutil.copy(ROOT / "requirements" / "constraints.txt", tree / "requirements" / "constraints.txt")
+    for d in ("sql", "nbs", "dags", "data"):
+        shutil.copytree(ROOT / d, tree / d)
+    assert V.check_docker(tree) == []
+    df = tree / "deploy" / "docker" / "airflow.Dockerfile"
+    df.write_text(df.read_text().replace("COPY --chown=airflow:0 sql ", "COPY --chown=airflow:0 sqls "))
+    fd = tree / "deploy" / "k8s" / "flink" / "fraud-detector.yaml"
+    fd.write_text(fd.read_text().replace("streamflow-flink:", "streamflow-flink:9.9.9-").replace("flink-python-2.2.1", "flink-python-2.1.0"))
+    wheres = {f.where for f in V.check_docker(tree)}
+    assert {"COPY sqls", "spec.image", "spec.job.jarURI"} <= wheres
+
+
+def test_ci_must_run_make_test(tree):
+    shutil.copytree(ROOT / ".github", tree / ".github")
+    assert V.check_workflows(tree) == []
+    ci = tree / ".github" / "workflows" / "ci.yaml"
+    ci.write_text(ci.read_text().replace("run: make test", "run: pytest"))
+    assert [f.where for f in V.check_workflows(tree)] == ["steps"]
