@@ -6,6 +6,10 @@
 ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
 ENV STREAMFLOW_HOME=/opt/streamflow
+# the project root inside the image (config/, sql/, dags/, and a writable .run/ for runtime files)
+USER root
+RUN install -d -o airflow -g 0 -m 775 /opt/streamflow /opt/streamflow/.run
+USER airflow
 COPY requirements/constraints.txt /tmp/constraints.txt
 # providers and libraries at the project's pins; Airflow itself stays the image's version
 RUN pip install --no-cache-dir -c /tmp/constraints.txt \
@@ -21,4 +25,5 @@ COPY --chown=airflow:0 sql /opt/streamflow/sql
 COPY --chown=airflow:0 nbs /opt/streamflow/nbs
 RUN pip install --no-cache-dir --no-deps /opt/streamflow \
  && python -c "import streamflow.config as c; c.load_config()"
-COPY --chown=airflow:0 dags /opt/airflow/dags
+# DAGs next to sql/ (they read ../sql); values.yaml points core.dags_folder here
+COPY --chown=airflow:0 dags /opt/streamflow/dags

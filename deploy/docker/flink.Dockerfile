@@ -48,5 +48,5 @@ COPY --from=jars /jars/flink/ /opt/flink/lib/
 RUN mkdir -p /opt/flink/plugins/metrics-prometheus \
  && cp /opt/flink/opt/flink-metrics-prometheus-*.jar /opt/flink/plugins/metrics-prometheus/ \
  && test -f /opt/flink/opt/flink-python-2.2.1.jar \
- && chown -R flink:flink /opt/streamflow
+ && mkdir -p /opt/streamflow/.run && chown -R flink:flink /opt/streamflow
 USER flink

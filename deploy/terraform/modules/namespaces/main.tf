@@ -45,18 +45,34 @@ resource "kubernetes_secret_v1" "pg_role" {
   depends_on = [kubectl_manifest.namespaces]
 }
 
-# DSNs for the clients: Flink writes bronze, Airflow transforms (STREAMFLOW_PG_DSN in each pod).
-resource "kubernetes_secret_v1" "dsn" {
-  for_each = {
-    "streamflow-processing/streamflow-writer-dsn"       = "streamflow-writer"
-    "streamflow-orchestration/streamflow-transform-dsn" = "streamflow-transform"
-  }
+# Client credentials in the clients' namespaces (a pod can only read Secrets of its own namespace), in the form
+# the project's config expects: STREAMFLOW_PG_<ROLE>_PASSWORD for the Flink jobs (writer role), and the Airflow
+# connection / URI streamflow.batch reads (transform role).
+resource "kubernetes_secret_v1" "pg_writer" {
   metadata {
-    namespace = split("/", each.key)[0]
-    name      = split("/", each.key)[1]
+    name      = "streamflow-pg-writer"
+    namespace = "streamflow-processing"
+  }
+  data       = { password = random_password.pg["streamflow-writer"].result }
+  depends_on = [kubectl_manifest.namespaces]
+}
+
+locals {
+  transform_password = random_password.pg["streamflow-transform"].result
+}
+
+resource "kubernetes_secret_v1" "warehouse" {
+  metadata {
+    name      = "streamflow-warehouse"
+    namespace = "streamflow-orchestration"
   }
   data = {
-    dsn = "postgresql://${local.pg_roles[each.value]}:${random_password.pg[each.value].result}@${local.pg_host}:5432/streamflow"
+    password = local.transform_password
+    dsn      = "postgresql://streamflow_transform:${local.transform_password}@${local.pg_host}:5432/streamflow"
+    conn = jsonencode({
+      conn_type = "postgres", host = local.pg_host, port = 5432, login = "streamflow_transform",
+      password  = local.transform_password, schema = "streamflow"
+    })
   }
   depends_on = [kubectl_manifest.namespaces]
 }
