@@ -714,6 +714,23 @@ def _project_version(root: Path) -> str:
     return m.group(1) if m else "?"
 
 
+OWN_IMAGES = "ghcr.io/streamflow/"  # the images deploy/docker builds
+
+
+def _images(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    "(path, value) of every `image` field in a manifest."
+    if isinstance(node, dict):
+        for k, v in node.items():
+            here = f"{path}.{k}" if path else k
+            if k == "image" and isinstance(v, str):
+                yield here, v
+            else:
+                yield from _images(v, here)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _images(v, f"{path}[{i}]")
+
+
 def check_docker(root: Path) -> list[Finding]:
     "Dockerfiles: pinned base images, COPY sources exist; images, Flink and Airflow versions agree everywhere."
     out: list[Finding] = []
@@ -743,14 +760,15 @@ def check_docker(root: Path) -> list[Finding]:
                            f"Flink {flink_tag} but apache-flink is pinned to {_pin(root, 'apache-flink')}"))
     for p in manifest_files(root):
         for d in load_documents(p)[0]:
+            for where, image in _images(d):
+                if image.startswith(OWN_IMAGES) and not image.endswith(f":{version}"):
+                    out.append(Finding(rel(p, root), where, f"tag of {image} must be the project version {version}"))
             if d.get("kind") != "FlinkDeployment":
                 continue
             spec = d.get("spec") or {}
             jar = str((spec.get("job") or {}).get("jarURI", ""))
             if f"flink-python-{flink_tag}.jar" not in jar:
                 out.append(Finding(rel(p, root), "spec.job.jarURI", f"must be the image's flink-python-{flink_tag}.jar"))
-            if not str(spec.get("image", "")).endswith(f":{version}"):
-                out.append(Finding(rel(p, root), "spec.image", f"tag must be the project version {version}"))
     values_path = root / "deploy" / "k8s" / "airflow" / "values.yaml"
     values = yload(values_path.read_text())
     if str(values.get("airflowVersion")) != airflow_tag or airflow_tag != _pin(root, "apache-airflow"):

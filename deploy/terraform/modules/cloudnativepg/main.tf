@@ -35,7 +35,7 @@ resource "helm_release" "barman_cloud" {
 # Every document of the listed files in deploy/k8s/postgres, applied server-side once the operator above runs.
 # kubectl_manifest (alekc/kubectl) does not need the CRDs at plan time, so one apply works on a fresh cluster.
 data "kubectl_file_documents" "this" {
-  for_each = toset(["cluster.yaml"])
+  for_each = toset(["cluster.yaml", "migrate-job.yaml"])
   content  = file("${var.k8s_dir}/postgres/${each.value}")
 }
 
