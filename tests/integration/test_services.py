@@ -4,6 +4,7 @@ import shlex
 import stat
 
 import psycopg
+import pytest
 
 from streamflow.local.postgres import secrets_path
 from streamflow.local.proc import port_open
@@ -48,3 +49,12 @@ def test_generated_secrets_are_private(stack):
     p = secrets_path(stack)
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
     assert "STREAMFLOW_PG_WRITER_PASSWORD=" in p.read_text()
+
+
+def test_a_changed_owner_password_is_a_clear_error(stack, monkeypatch):
+    from streamflow.local.postgres import start_server
+    from streamflow.local.proc import ServiceError
+
+    monkeypatch.setenv("STREAMFLOW_PG_OWNER_PASSWORD", "not-the-password-it-was-initialised-with")
+    with pytest.raises(ServiceError, match="refused the owner's password"):
+        start_server(stack, timeout=20)
