@@ -58,3 +58,20 @@ def test_a_changed_owner_password_is_a_clear_error(stack, monkeypatch):
     monkeypatch.setenv("STREAMFLOW_PG_OWNER_PASSWORD", "not-the-password-it-was-initialised-with")
     with pytest.raises(ServiceError, match="refused the owner's password"):
         start_server(stack, timeout=20)
+
+
+def test_an_external_server_is_used_not_started(stack):
+    from streamflow.local.postgres import owner_dsn, start_server
+    from streamflow.local.proc import ServiceError
+    from streamflow.warehouse import connect, migrate
+
+    ext = stack.model_copy(deep=True)
+    ext.postgres.dsn = owner_dsn(stack)  # what STREAMFLOW_PG_DSN sets
+    ext.postgres.port = 1  # the embedded server's port is not used at all
+    pg = next(r for r in status(ext) if r["name"] == "postgres")
+    assert pg["external"] is True and pg["pid"] is None and pg["healthy"] is True and pg["port"] == stack.postgres.port
+    with pytest.raises(ServiceError, match="STREAMFLOW_PG_DSN is set"):
+        start_server(ext)
+    assert migrate(ext) == []
+    with connect(ext, "reader") as c:
+        assert c.execute("SELECT current_user").fetchone() == (stack.postgres.roles.reader,)
