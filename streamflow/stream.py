@@ -18,17 +18,17 @@ from typing import Any
 
 from pyflink.datastream import KeyedProcessFunction
 
-from .config import FraudRules, Settings
+from .config import FraudRules, Settings, load_config
 
 # %% auto #0
-__all__ = ['BLACKLIST_PREFIX', 'RULES_KEY', 'LOG4J_JSON', 'METRIC_GROUP', 'lineage', 'dlq_record', 'dlq_original',
+__all__ = ['BLACKLIST_PREFIX', 'RULES_KEY', 'LOG4J_JSON', 'JOB_NAMES', 'METRIC_GROUP', 'lineage', 'dlq_record', 'dlq_original',
            'blacklist_message', 'rules_message', 'parse_control', 'fold_control', 'producer_config', 'event_key',
            'iter_events', 'produce_events', 'publish_control', 'publish_blacklist', 'publish_blacklist_file',
            'publish_rules', 'read_topic', 'control_snapshot', 'JsonFormatter', 'json_logger', 'flink_run_dir',
            'checkpoint_dir', 'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file',
-           'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env', 'kafka_source_ddl',
-           'kafka_stream', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns', 'write_batch',
-           'flink_type', 'row_type', 'PgBatchWriter']
+           'job_metrics_port', 'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env',
+           'run_job', 'kafka_source_ddl', 'kafka_stream', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn',
+           'columns', 'write_batch', 'flink_type', 'row_type', 'PgBatchWriter']
 
 # %% ../nbs/40_stream_io.ipynb
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -362,6 +362,14 @@ def job_log_file(cfg: Settings, job: str) -> Path:
     return flink_run_dir(cfg) / "logs" / f"flink-{job}-python-{socket.gethostname()}.log"
 
 # %% ../nbs/40_stream_io.ipynb
+JOB_NAMES = ("transaction-processor", "fraud-detector", "realtime-aggregator")  # the local jobs, in start order
+
+def job_metrics_port(cfg: Settings, job: str) -> int | str:
+    "The Prometheus port of job `job`'s MiniCluster (a range for unknown jobs)."
+    base = cfg.flink.metrics_port
+    return base + JOB_NAMES.index(job) if job in JOB_NAMES else f"{base + len(JOB_NAMES)}-{base + len(JOB_NAMES) + 9}"
+
+# %% ../nbs/40_stream_io.ipynb
 def latest_checkpoint(ckpt_root: Path) -> Path | None:
     "The newest complete checkpoint (`<job-id>/chk-N` with `_metadata`) under `ckpt_root`, or None."
     done = [m.parent for m in Path(ckpt_root).glob("*/chk-*/_metadata")]
@@ -376,7 +384,7 @@ def flink_configuration(
 ) -> dict[str, str]:
     "The Flink options of job `job` from the `flink` config section."
     f = cfg.flink
-    port = metrics_port if metrics_port is not None else f"{f.metrics_port}-{f.metrics_port + 9}"
+    port = metrics_port if metrics_port is not None else job_metrics_port(cfg, job)
     conf = {
         "python.execution-mode": f.execution_mode,
         "python.executable": sys.executable,
@@ -444,21 +452,50 @@ def make_env(cfg: Settings, job: str, restore: bool = True, **overrides: str):
     return env
 
 # %% ../nbs/40_stream_io.ipynb
+def run_job(
+    job: str,  # job name
+    build,  # the job's `build(env, cfg)`
+    argv: list[str] | None = None,  # command-line arguments (default: sys.argv[1:])
+) -> None:
+    "Parse the job's command line, make the environment (local or `--cluster`), build and execute the job."
+    import argparse
+    p = argparse.ArgumentParser(prog=f"python -m streamflow.jobs.{job.replace('-', '_')}", description=f"Run the {job} job.")
+    p.add_argument("--cluster", action="store_true", help="use the cluster's environment (Kubernetes operator)")
+    p.add_argument("--fresh", action="store_true", help="local: do not resume from the last checkpoint")
+    args = p.parse_args(argv)
+    cfg = load_config()
+    log = json_logger(f"streamflow.jobs.{job}")
+    if args.cluster:
+        from pyflink.datastream import StreamExecutionEnvironment
+        env = StreamExecutionEnvironment.get_execution_environment()
+    else:
+        env = make_env(cfg, job, restore=not args.fresh)
+    build(env, cfg)
+    log.info("starting", extra={"job": job, "cluster": args.cluster, "pid": os.getpid()})
+    env.execute(job)
+
+# %% ../nbs/40_stream_io.ipynb
 def kafka_source_ddl(
     cfg: Settings,
     table: str,  # table name to create
     topic: str,  # Kafka topic
     group_id: str,  # consumer group (offsets are committed on checkpoints)
-    event_time: bool = False,  # add an `event_ts` rowtime (from the JSON `timestamp`) with a bounded-out-of-orderness watermark
-    with_key: bool = False,  # add the record key as a last column `key` (raw bytes)
+    event_time: str | None = None,  # add an `event_ts` rowtime from "payload" (the JSON `timestamp`) or "kafka" (record time)
+    with_key: bool = False,  # add the record key as a column `key` (raw bytes)
 ) -> str:
     "Flink SQL DDL of a Kafka table with the raw value and its topic/partition/offset/timestamp metadata."
     wm = ""
     if event_time:
-        # per-partition watermarks inside the source; an unparsable timestamp falls back to the Kafka timestamp
-        ts = "JSON_VALUE(CAST(`value` AS STRING), '$.timestamp')"
-        wm = (f",\n  `event_ts` AS COALESCE(TO_TIMESTAMP_LTZ(UNIX_TIMESTAMP(REGEXP_REPLACE({ts}, '\\.[0-9]+', ''), "
-              f"'yyyy-MM-dd''T''HH:mm:ssXXX') * 1000, 3), `kafka_ts`),\n"
+        if event_time == "payload":  # an unparsable timestamp falls back to the Kafka timestamp
+            js = "JSON_VALUE(CAST(`value` AS STRING), '$.timestamp')"
+            ts = (f"COALESCE(TO_TIMESTAMP_LTZ(UNIX_TIMESTAMP(REGEXP_REPLACE({js}, '\\.[0-9]+', ''), "
+                  f"'yyyy-MM-dd''T''HH:mm:ssXXX') * 1000, 3), `kafka_ts`)")
+        elif event_time == "kafka":
+            ts = "`kafka_ts`"
+        else:
+            raise ValueError(f"event_time must be 'payload' or 'kafka', not {event_time!r}")
+        # bounded out-of-orderness, generated per Kafka partition inside the source
+        wm = (f",\n  `event_ts` AS {ts},\n"
               f"  WATERMARK FOR `event_ts` AS `event_ts` - INTERVAL '{cfg.flink.watermark_out_of_orderness_s}' SECOND")
     key_col = ",\n  `key` BYTES" if with_key else ""
     fmt = ("'key.format' = 'raw',\n  'key.fields' = 'key',\n  'value.format' = 'raw',\n  'value.fields-include' = 'EXCEPT_KEY'"
@@ -480,14 +517,15 @@ def kafka_source_ddl(
 )"""
 
 # %% ../nbs/40_stream_io.ipynb
-def kafka_stream(env, cfg: Settings, name: str, topic: str, group_id: str, event_time: bool = False,
+def kafka_stream(env, cfg: Settings, name: str, topic: str, group_id: str, event_time: str | None = None,
                  with_key: bool = False):
-    "A DataStream of `Row(value, topic, partition, offset, kafka_ts[, key])` read from `topic`."
+    "A DataStream of `Row(value, topic, partition, offset, kafka_ts[, key])`; with `event_time`, records carry it."
     from pyflink.table import StreamTableEnvironment
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.exec.source.idle-timeout", "5 s")
     t_env.execute_sql(kafka_source_ddl(cfg, name, topic, group_id, event_time, with_key))
     cols = "`value`, `topic`, `partition`, `offset`, `kafka_ts`" + (", `key`" if with_key else "")
+    cols += ", `event_ts`" if event_time else ""  # a rowtime in the result becomes the record timestamp
     return t_env.to_data_stream(t_env.sql_query(f"SELECT {cols} FROM `{name}`"))
 
 def kafka_sink(cfg: Settings, topic: str):
@@ -522,7 +560,7 @@ def metric_counter(ctx, name: str, **labels: str):
 def writer_dsn(cfg: Settings) -> str:
     "The DSN the jobs write bronze with (the writer role)."
     from streamflow.warehouse import dsn_for
-    return dsn_for(cfg, cfg.postgres.roles.writer)
+    return dsn_for(cfg, "writer")
 
 # %% ../nbs/40_stream_io.ipynb
 def columns(rows: list, n_cols: int) -> list[list]:

@@ -20,14 +20,14 @@ from streamflow.stream import (
     json_logger,
     kafka_sink,
     kafka_stream,
-    make_env,
     metric_counter,
     parse_control,
     row_type,
+    run_job,
     writer_dsn,
 )
 
-from ..config import FraudRules, Settings, load_config
+from ..config import FraudRules, Settings
 from ..models import Transaction, parse_record, to_dict
 from ..rules import RULE_IDS, CustomerState, RuleEngine, ScoreResult
 
@@ -182,9 +182,12 @@ def score_stream(
     "Transactions keyed by customer, scored against keyed + broadcast state; the output stream."
     t = cfg.kafka.topics
     blacklist, rules = control_snapshot(cfg)
-    tx = kafka_stream(env, cfg, f"{group}_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{group}", event_time)
+    tx = kafka_stream(env, cfg, f"{group}_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{group}",
+                      "payload" if event_time else None)
+    # with event time the control side needs watermarks too (else the connected operator's watermark never
+    # advances); record time plus the sources' idle timeout keeps it from holding the transactions back
     control = kafka_stream(env, cfg, f"{group}_control", t.control.name, f"{cfg.kafka.client_id}-{group}-control",
-                           with_key=True)
+                           "kafka" if event_time else None, with_key=True)
     scorer = FraudScorer(rules or cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist, emit)
     out_type = row_type(ALERT_FIELDS if emit == "alerts" else SCORED_FIELDS)
     return (tx.key_by(lambda r: customer_key(r[0]), key_type=Types.STRING())
@@ -205,12 +208,8 @@ def build(
     alerts.key_by(lambda r: 0, key_type=Types.INT()).process(writer).name("bronze-alerts").uid("bronze-alerts")
 
 def main(argv: list[str] | None = None) -> None:
-    "Run the fraud detector on the local MiniCluster until it is stopped."
-    cfg = load_config()
-    env = make_env(cfg, JOB)
-    build(env, cfg)
-    json_logger(f"streamflow.jobs.{JOB}").info("starting", extra={"job": JOB})
-    env.execute(JOB)
+    "Run the job until it is stopped: local MiniCluster, or `--cluster` under the Kubernetes operator."
+    run_job(JOB, build, argv)
 
 # %% ../../nbs/42_fraud_detector.ipynb
 #| eval: false

@@ -12,16 +12,15 @@ from streamflow.stream import (
     PgBatchWriter,
     dlq_record,
     epoch_ms,
-    json_logger,
     kafka_sink,
     kafka_stream,
-    make_env,
     metric_counter,
     row_type,
+    run_job,
     writer_dsn,
 )
 
-from ..config import Settings, load_config
+from ..config import Settings
 from ..models import Transaction, parse_record
 
 # %% auto #0
@@ -29,8 +28,9 @@ __all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'Validat
 
 # %% ../../nbs/41_transaction_processor.ipynb
 JOB = "transaction-processor"
-BRONZE_FIELDS = (("kafka_topic", "string"), ("kafka_partition", "int"), ("kafka_offset", "long"),
-                 ("transaction_id", "string"), ("payload", "string"))  # bronze.raw_transactions columns we write
+BRONZE_FIELDS = (("topic", "string"), ("partition", "int"), ("offset", "long"), ("kafka_key", "string"),
+                 ("transaction_id", "string"), ("event_time", "string"),
+                 ("payload", "string"))  # the bronze.raw_transactions columns the job writes
 DLQ_TAG = OutputTag("dead-letter", Types.STRING())
 
 def validate(
@@ -39,6 +39,7 @@ def validate(
     partition: int,  # lineage: source partition
     offset: int,  # lineage: source offset
     kafka_ts_ms: int | None = None,  # the Kafka record timestamp (epoch ms)
+    key: bytes | None = None,  # the Kafka record key (customer_id for well-formed events)
 ) -> tuple[tuple | None, str | None]:
     "`(bronze_row, None)` if the event is a valid `Transaction`, else `(None, dead_letter_json)`."
     if raw is None:
@@ -47,7 +48,8 @@ def validate(
     if tx is None:
         return None, dlq_record(raw, reason or "invalid", topic, partition, offset, kafka_ts_ms)
     assert isinstance(tx, Transaction)
-    return (topic, int(partition), int(offset), tx.transaction_id, raw.decode("utf-8")), None
+    return (topic, int(partition), int(offset), key.decode("utf-8", "replace") if key is not None else None,
+            tx.transaction_id, tx.timestamp.isoformat(), raw.decode("utf-8")), None
 
 # %% ../../nbs/41_transaction_processor.ipynb
 class Validate(ProcessFunction):
@@ -58,7 +60,7 @@ class Validate(ProcessFunction):
         self.dead = metric_counter(ctx, "events_dead_lettered")
 
     def process_element(self, value, ctx):
-        row, dead = validate(value[0], value[1], value[2], value[3], epoch_ms(value[4]))
+        row, dead = validate(value[0], value[1], value[2], value[3], epoch_ms(value[4]), value[5])
         if row is not None:
             self.validated.inc()
             yield Row(*row)
@@ -67,9 +69,10 @@ class Validate(ProcessFunction):
             yield DLQ_TAG, dead
 
 # %% ../../nbs/41_transaction_processor.ipynb
-BRONZE_SQL = """INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, transaction_id, payload)
-SELECT t, p, o, i, j::jsonb FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::text[]) AS u(t, p, o, i, j)
-ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING"""
+BRONZE_SQL = """INSERT INTO bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, event_time, payload)
+SELECT t, p, o, k, i, e::timestamptz, j::jsonb
+FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(t, p, o, k, i, e, j)
+ON CONFLICT (topic, "partition", "offset") DO NOTHING"""
 
 # %% ../../nbs/41_transaction_processor.ipynb
 def build(
@@ -79,7 +82,7 @@ def build(
 ) -> None:
     "Wire Kafka `transactions.raw` → validate → bronze.raw_transactions, rejects → transactions.dlq."
     t = cfg.kafka.topics
-    raw = kafka_stream(env, cfg, "raw_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{JOB}")
+    raw = kafka_stream(env, cfg, "raw_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{JOB}", with_key=True)
     valid = raw.process(Validate(), output_type=row_type(BRONZE_FIELDS)).name("validate").uid("validate")
     valid.get_side_output(DLQ_TAG).sink_to(kafka_sink(cfg, t.dlq.name)).name("dlq-sink").uid("dlq-sink")
     writer = PgBatchWriter(dsn or writer_dsn(cfg), BRONZE_SQL, BRONZE_FIELDS, cfg.flink.sink_batch_size, cfg.flink.sink_flush_interval_ms, "bronze_transactions")
@@ -87,12 +90,8 @@ def build(
           .process(writer).name("bronze-writer").uid("bronze-writer"))
 
 def main(argv: list[str] | None = None) -> None:
-    "Run the transaction processor on the local MiniCluster until it is stopped."
-    cfg = load_config()
-    env = make_env(cfg, JOB)
-    build(env, cfg)
-    json_logger(f"streamflow.jobs.{JOB}").info("starting", extra={"job": JOB})
-    env.execute(JOB)
+    "Run the job until it is stopped: local MiniCluster, or `--cluster` under the Kubernetes operator."
+    run_job(JOB, build, argv)
 
 # %% ../../nbs/41_transaction_processor.ipynb
 #| eval: false
