@@ -39,13 +39,38 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+def _reap_stale_stacks() -> None:
+    "Stop and remove test stacks left behind by a pytest run that was killed before its teardown."
+    import psutil
+
+    from streamflow.local.kafka import stop_broker
+    from streamflow.local.postgres import stop_server
+
+    for d in Path(tempfile.gettempdir()).glob(f"{STACK_PREFIX}*"):
+        try:
+            owner = int((d / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if psutil.pid_exists(owner):
+            continue
+        cfg = load_config(environ={"STREAMFLOW__PATHS__RUN_DIR": str(d)})
+        stop_broker(cfg)
+        stop_server(cfg)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+STACK_PREFIX = "streamflow-test-"
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
     "Settings of a running, migrated, isolated stack (Kafka + embedded PostgreSQL); stopped and removed at the end."
     from streamflow.services import down, up
     from streamflow.warehouse import migrate
 
-    run = Path(tempfile.mkdtemp(prefix="streamflow-test-"))
+    _reap_stale_stacks()
+    run = Path(tempfile.mkdtemp(prefix=STACK_PREFIX))
+    (run / "owner.pid").write_text(str(os.getpid()))
     pg_port, kafka_port, controller_port = _free_ports(3)
     mp = pytest.MonkeyPatch()
     for k in ("STREAMFLOW_PG_DSN", "STREAMFLOW__POSTGRES__DSN"):  # always the embedded server, never a shared one
