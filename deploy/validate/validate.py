@@ -334,6 +334,34 @@ def _blocks(parsed: dict, kind: str) -> Iterator[tuple[str, str, dict]]:
                 yield _unquote(type_), _unquote(name), body
 
 
+def terraform_k8s_files(root: Path) -> dict[str, str]:
+    "`deploy/k8s` file -> the module that reads it (`file(\"${var.k8s_dir}/...\")`, with `toset([...])` expanded)."
+    out: dict[str, str] = {}
+    for tf in sorted((root / "deploy" / "terraform" / "modules").glob("*/*.tf")):
+        text = tf.read_text(encoding="utf-8")
+        for m in re.finditer(r'\$\{var\.k8s_dir\}/([\w./-]+?)(\$\{each\.value\})?"', text):
+            if m.group(2):  # a folder + the names of the for_each set just above
+                sets = re.findall(r"toset\(\[([^\]]*)\]\)", text[: m.start()])
+                names = re.findall(r'"([^"]+)"', sets[-1]) if sets else []
+                out.update({m.group(1) + n: tf.parent.name for n in names})
+            else:
+                out[m.group(1)] = tf.parent.name
+    return out
+
+
+def check_applied_files(root: Path) -> list[Finding]:
+    "Every file a module reads exists, and every manifest and values file under deploy/k8s is applied by a module."
+    used = terraform_k8s_files(root)
+    base = root / "deploy" / "k8s"
+    out = [Finding(f"deploy/terraform/modules/{mod}", path, "reads a deploy/k8s file that does not exist")
+           for path, mod in used.items() if not (base / path).is_file()]
+    for p in sorted(base.rglob("*.yaml")):
+        r = str(p.relative_to(base))
+        if r not in used:
+            out.append(Finding(f"deploy/k8s/{r}", "terraform", "no Terraform module applies this file"))
+    return out
+
+
 def check_hcl(root: Path) -> list[Finding]:
     "HCL parses; Helm releases pin versions; Terragrunt units exist and depend on each other in the design's order."
     out: list[Finding] = []
@@ -350,6 +378,7 @@ def check_hcl(root: Path) -> list[Finding]:
         for type_, name, body in _blocks(doc, "resource"):
             if type_ == "helm_release" and not str(body.get("version", "")).strip():
                 out.append(Finding(rel(p, root), f"helm_release.{name}", "chart version must be pinned"))
+    out += check_applied_files(root)
     modules = root / "deploy" / "terraform" / "modules"
     env = root / "deploy" / "terraform" / "environments" / "dev"
     for i, unit in enumerate(TERRAGRUNT_ORDER):

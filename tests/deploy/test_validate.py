@@ -346,3 +346,16 @@ def test_ci_must_run_make_test(tree):
     ci = tree / ".github" / "workflows" / "ci.yaml"
     ci.write_text(ci.read_text().replace("run: make test", "run: pytest"))
     assert [f.where for f in V.check_workflows(tree)] == ["steps"]
+
+
+def test_every_manifest_is_applied_by_terraform(tree):
+    applied = V.terraform_k8s_files(ROOT)
+    assert applied["kafka/topics.yaml"] == "strimzi-kafka" and applied["flink/fraud-detector.yaml"] == "flink-operator"
+    extra = tree / "deploy" / "k8s" / "postgres" / "pooler.yaml"
+    extra.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: streamflow-data}\n")
+    tf = tree / "deploy" / "terraform" / "modules" / "strimzi-kafka" / "main.tf"
+    tf.write_text(tf.read_text().replace('"users.yaml"', '"user.yaml"'))
+    found = {(f.path, f.message) for f in V.check_hcl(tree)}
+    assert ("deploy/k8s/postgres/pooler.yaml", "no Terraform module applies this file") in found
+    assert ("deploy/k8s/kafka/users.yaml", "no Terraform module applies this file") in found
+    assert ("deploy/terraform/modules/strimzi-kafka", "reads a deploy/k8s file that does not exist") in found
