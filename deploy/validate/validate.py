@@ -204,8 +204,9 @@ def semantic_errors(doc: dict, all_docs: list[dict]) -> list[str]:
         args = job.get("args") or []
         if job.get("entryClass") != "org.apache.flink.client.python.PythonDriver":
             errs.append("spec.job.entryClass must be the PythonDriver")
-        if len(args) != 2 or args[0] != "-pym" or args[1] not in FLINK_ENTRY_POINTS:
-            errs.append(f"spec.job.args must be ['-pym', <one of {', '.join(FLINK_ENTRY_POINTS)}>], got {args!r}")
+        if len(args) != 3 or args[0] != "-pym" or args[1] not in FLINK_ENTRY_POINTS or args[2] != "--cluster":
+            errs.append(f"spec.job.args must be ['-pym', <one of {', '.join(FLINK_ENTRY_POINTS)}>, '--cluster'], "
+                        f"got {args!r}")
         if conf.get("python.execution-mode") != "thread":
             errs.append("python.execution-mode must be 'thread' (as in local runs)")
         if job.get("upgradeMode") != "savepoint":

@@ -92,7 +92,7 @@ def test_flink_version_and_conventions():
     d["spec"]["flinkVersion"] = "v2_9"
     assert any("flinkVersion" in e for e in V.validate_manifest(d, SCHEMAS))
     d = one("deploy/k8s/flink/realtime-aggregator.yaml", "FlinkDeployment")
-    d["spec"]["job"]["args"] = ["-pym", "streamflow.jobs.nope"]
+    d["spec"]["job"]["args"] = ["-pym", "streamflow.jobs.nope", "--cluster"]
     d["spec"]["flinkConfiguration"]["taskmanager.numberOfTaskSlots"] = 1
     errs = V.semantic_errors(d, [d])
     assert any("spec.job.args" in e for e in errs) and any("numberOfTaskSlots" in e for e in errs)
@@ -102,6 +102,13 @@ def test_flink_jobs_match_entry_points():
     modules = {one(f"deploy/k8s/flink/{n}.yaml", "FlinkDeployment")["spec"]["job"]["args"][1]
                for n in ("transaction-processor", "fraud-detector", "realtime-aggregator")}
     assert modules == set(V.FLINK_ENTRY_POINTS)
+    for module in modules:  # each one is a real module with the main() the operator's PythonDriver runs
+        spec = importlib.util.find_spec(module)
+        assert spec and spec.origin and "def main(" in Path(spec.origin).read_text(), module
+    d = one("deploy/k8s/flink/transaction-processor.yaml", "FlinkDeployment")
+    assert d["spec"]["job"]["args"][-1] == "--cluster"
+    d["spec"]["job"]["args"] = d["spec"]["job"]["args"][:2]  # without --cluster main() would build a MiniCluster
+    assert any("spec.job.args" in e for e in V.semantic_errors(d, [d]))
 
 
 def test_kafkatopic_partitions_as_string_fails():
