@@ -482,6 +482,7 @@ def kafka_source_ddl(
     group_id: str,  # consumer group (offsets are committed on checkpoints)
     event_time: str | None = None,  # add an `event_ts` rowtime from "payload" (the JSON `timestamp`) or "kafka" (record time)
     with_key: bool = False,  # add the record key as a column `key` (raw bytes)
+    idle_timeout_s: int | None = None,  # with event_time: mark the source idle after this many quiet seconds
 ) -> str:
     "Flink SQL DDL of a Kafka table with the raw value and its topic/partition/offset/timestamp metadata."
     wm = ""
@@ -500,6 +501,8 @@ def kafka_source_ddl(
     key_col = ",\n  `key` BYTES" if with_key else ""
     fmt = ("'key.format' = 'raw',\n  'key.fields' = 'key',\n  'value.format' = 'raw',\n  'value.fields-include' = 'EXCEPT_KEY'"
            if with_key else "'format' = 'raw'")
+    if event_time and idle_timeout_s:
+        fmt += f",\n  'scan.watermark.idle-timeout' = '{idle_timeout_s} s'"
     return f"""CREATE TABLE `{table}` (
   `value` BYTES,
   `topic` STRING METADATA VIRTUAL,
@@ -518,12 +521,11 @@ def kafka_source_ddl(
 
 # %% ../nbs/40_stream_io.ipynb
 def kafka_stream(env, cfg: Settings, name: str, topic: str, group_id: str, event_time: str | None = None,
-                 with_key: bool = False):
-    "A DataStream of `Row(value, topic, partition, offset, kafka_ts[, key])`; with `event_time`, records carry it."
+                 with_key: bool = False, idle_timeout_s: int | None = None):
+    "A DataStream of `Row(value, topic, partition, offset, kafka_ts[, key][, event_ts])`; with `event_time`, records carry it."
     from pyflink.table import StreamTableEnvironment
     t_env = StreamTableEnvironment.create(env)
-    t_env.get_config().set("table.exec.source.idle-timeout", "5 s")
-    t_env.execute_sql(kafka_source_ddl(cfg, name, topic, group_id, event_time, with_key))
+    t_env.execute_sql(kafka_source_ddl(cfg, name, topic, group_id, event_time, with_key, idle_timeout_s))
     cols = "`value`, `topic`, `partition`, `offset`, `kafka_ts`" + (", `key`" if with_key else "")
     cols += ", `event_ts`" if event_time else ""  # a rowtime in the result becomes the record timestamp
     return t_env.to_data_stream(t_env.sql_query(f"SELECT {cols} FROM `{name}`"))

@@ -32,8 +32,8 @@ from ..models import Transaction, parse_record, to_dict
 from ..rules import RULE_IDS, CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0
-__all__ = ['JOB', 'ALERT_FIELDS', 'STATE_FIELDS', 'CONTROL_STATE', 'SCORED_FIELDS', 'ALERTS_SQL', 'ControlView', 'alert_row',
-           'control_descriptor', 'customer_key', 'FraudScorer', 'score_stream', 'build', 'main']
+__all__ = ['JOB', 'ALERT_FIELDS', 'STATE_FIELDS', 'CONTROL_STATE', 'CONTROL_IDLE_S', 'SCORED_FIELDS', 'ALERTS_SQL', 'ControlView',
+           'alert_row', 'control_descriptor', 'customer_key', 'FraudScorer', 'score_stream', 'build', 'main']
 
 # %% ../../nbs/42_fraud_detector.ipynb
 class ControlView:
@@ -79,6 +79,7 @@ def alert_row(
 
 # %% ../../nbs/42_fraud_detector.ipynb
 CONTROL_STATE = "control"  # name of the broadcast MapState (key -> raw control value)
+CONTROL_IDLE_S = 5  # with event time, the control source counts as idle after this many quiet seconds
 
 def control_descriptor() -> MapStateDescriptor:
     "The broadcast state descriptor of control messages (key -> JSON value)."
@@ -169,7 +170,7 @@ ALERTS_SQL = """INSERT INTO bronze.raw_fraud_alerts
 SELECT i, c, s, ARRAY(SELECT jsonb_array_elements_text(r::jsonb)), rs::jsonb, et::timestamptz, d::timestamptz, j::jsonb
 FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
      AS u(i, c, s, r, rs, et, d, j)
-ON CONFLICT (transaction_id) DO NOTHING"""
+ON CONFLICT DO NOTHING"""  # a replayed alert hits the transaction_id unique key (no target: INSERT-only role)
 
 # %% ../../nbs/42_fraud_detector.ipynb
 def score_stream(
@@ -187,7 +188,7 @@ def score_stream(
     # with event time the control side needs watermarks too (else the connected operator's watermark never
     # advances); record time plus the sources' idle timeout keeps it from holding the transactions back
     control = kafka_stream(env, cfg, f"{group}_control", t.control.name, f"{cfg.kafka.client_id}-{group}-control",
-                           "kafka" if event_time else None, with_key=True)
+                           "kafka" if event_time else None, with_key=True, idle_timeout_s=CONTROL_IDLE_S)
     scorer = FraudScorer(rules or cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist, emit)
     out_type = row_type(ALERT_FIELDS if emit == "alerts" else SCORED_FIELDS)
     return (tx.key_by(lambda r: customer_key(r[0]), key_type=Types.STRING())

@@ -20,8 +20,10 @@ from ..local.proc import live_pid, spawn, tail
 from ..stream import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
 
 # %% auto #0
-__all__ = ['job_module', 'job_names', 'pid_file', 'out_file', 'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start',
-           'stop', 'kill', 'wait_for', 'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze']
+__all__ = ['SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL', 'job_module', 'job_names', 'pid_file', 'out_file', 'job_pid',
+           'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'wait_for', 'wait_running',
+           'wait_metric', 'bronze_counts', 'wait_for_bronze', 'summary', 'progress_marks', 'wait_processed',
+           'run_streaming_demo']
 
 # %% ../../nbs/45_jobs.ipynb
 def job_module(job: str) -> str:
@@ -218,3 +220,79 @@ def wait_for_bronze(cfg: Settings, n: int, timeout: float = 300, progress: bool 
         return int(wait_for(check, timeout, f"bronze >= {n} rows", interval=1.0))  # type: ignore[call-overload]
     finally:
         bar.close()
+
+# %% ../../nbs/45_jobs.ipynb
+SUMMARY_SQL = """SELECT
+  (SELECT count(*) FROM bronze.raw_transactions) AS bronze_rows,
+  (SELECT count(*) FROM bronze.raw_fraud_alerts) AS alerts,
+  (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p50_ms,
+  (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p99_ms"""
+LATENCY_CTE = """WITH lat AS (
+  SELECT extract(epoch FROM detected_at) * 1000 - (payload->'source'->>'kafka_timestamp_ms')::double precision AS l
+  FROM bronze.raw_fraud_alerts WHERE payload->'source'->>'kafka_timestamp_ms' IS NOT NULL)
+"""
+TOP_RULES_SQL = """SELECT r, count(*) FROM bronze.raw_fraud_alerts, unnest(rules_triggered) AS r
+GROUP BY r ORDER BY count(*) DESC, r"""
+
+def summary(cfg: Settings) -> dict:
+    "Counts and latencies of the streaming path as they are now: bronze rows, DLQ, alerts, top rules, windows."
+    from streamflow.stream import read_topic
+    from streamflow.warehouse import connect
+    with connect(cfg) as conn:
+        row = conn.execute(LATENCY_CTE + SUMMARY_SQL).fetchone()
+        rules = conn.execute(TOP_RULES_SQL).fetchall()
+    assert row is not None
+    agg = job_metrics(cfg, "realtime-aggregator") or {}
+    t = cfg.kafka.topics
+    return {"bronze_rows": row[0], "dlq": len(read_topic(cfg, t.dlq.name)), "alerts": row[1],
+            "top_rules": {r: n for r, n in rules},
+            "windows_emitted": {w: int(agg.get(f"windows_emitted[{w}]", 0)) for w in ("1m", "5m", "1h")},
+            "metric_records": len(read_topic(cfg, t.metrics.name)),
+            "latency_p50_ms": round(row[2], 1) if row[2] is not None else None,
+            "latency_p99_ms": round(row[3], 1) if row[3] is not None else None}
+
+def progress_marks(cfg: Settings) -> dict[str, float]:
+    "Where each job is now: bronze rows, and the detector's and aggregator's scored-event counters."
+    return {"bronze": float(bronze_counts(cfg)["raw_transactions"]),
+            **{job: (job_metrics(cfg, job) or {}).get("events_scored", 0.0) for job in ("fraud-detector", "realtime-aggregator")}}
+
+def wait_processed(
+    cfg: Settings,
+    n_valid: int,  # valid events produced since `marks` was taken
+    marks: dict[str, float],  # `progress_marks` before producing
+    timeout: float = 600,  # seconds
+    progress: bool = False,  # progress bar for the bronze part
+) -> float:
+    "Wait until all three jobs have handled `n_valid` more valid events; the time (epoch s) when they had."
+    wait_for_bronze(cfg, int(marks["bronze"]) + n_valid, timeout, progress)
+    for job in ("fraud-detector", "realtime-aggregator"):
+        wait_metric(cfg, job, "events_scored", marks[job] + n_valid, timeout)
+    return time.time()
+
+# %% ../../nbs/45_jobs.ipynb
+def run_streaming_demo(
+    cfg: Settings,
+    events: int = 20_000,  # events to generate and produce
+    seed: int | None = None,  # generator seed (default: generator.seed)
+    rate: float | None = None,  # produce rate, events/s (None: as fast as possible)
+    progress: bool = True,  # progress bars
+    out_dir: Path | None = None,  # where the events file goes (default: outputs_dir)
+) -> dict:
+    "Generate events, publish the blacklist, start the jobs, produce, wait until all three jobs are done; summary."
+    from streamflow.generator import sidecar_paths, write_events
+    from streamflow.stream import produce_events, publish_blacklist_file
+    seed = cfg.generator.seed if seed is None else seed
+    path = Path(out_dir or cfg.path(cfg.paths.outputs_dir)) / f"stream-demo-{events}-{seed}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_events(path, events, seed=seed, progress=progress)
+    publish_blacklist_file(cfg, sidecar_paths(path)["blacklist"])
+    start(cfg)
+    wait_running(cfg)
+    marks = progress_marks(cfg)
+    t0 = time.time()
+    produced = produce_events(cfg, path, rate=rate, progress=progress)
+    t_produced = time.time()
+    t_done = wait_processed(cfg, produced, marks, progress=progress)  # generated events are all valid
+    s = summary(cfg)
+    return {"events_file": str(path), "produced": produced, "produce_s": round(t_produced - t0, 2),
+            "end_to_end_s": round(t_done - t0, 2), "throughput_eps": round(produced / (t_done - t0), 1), **s}

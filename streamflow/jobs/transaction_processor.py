@@ -72,7 +72,7 @@ class Validate(ProcessFunction):
 BRONZE_SQL = """INSERT INTO bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, event_time, payload)
 SELECT t, p, o, k, i, e::timestamptz, j::jsonb
 FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(t, p, o, k, i, e, j)
-ON CONFLICT (topic, "partition", "offset") DO NOTHING"""
+ON CONFLICT DO NOTHING"""  # duplicates of the lineage key (topic, partition, offset) are dropped
 
 # %% ../../nbs/41_transaction_processor.ipynb
 def build(
