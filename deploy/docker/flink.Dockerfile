@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # The PyFlink job image: Flink 2.2 + Python 3.11 + the streamflow package + the connector jars.
-# The three FlinkDeployments run it with PythonDriver: `-pym streamflow.jobs.<job>` (the same entry points as local).
+# The session cluster (deploy/k8s/flink/session-cluster.yaml) runs it; its three FlinkSessionJobs start PythonDriver
+# with `-pym streamflow.jobs.<job>` (the same entry points as local).
 # Build from the repository root:
 #   docker build -f deploy/docker/flink.Dockerfile -t ghcr.io/streamflow/streamflow-flink:$(sed -n "s/^version = //p" settings.ini) .
 ARG FLINK_IMAGE=flink:2.2.1-java17
@@ -43,10 +44,13 @@ COPY data/olist_stats.json /opt/streamflow/data/olist_stats.json
 RUN uv pip install --python /opt/python/bin/python --no-deps /opt/streamflow \
  && /opt/python/bin/python -c "import pyflink, streamflow.config as c; c.load_config()"
 
-# connectors on Flink's classpath; Prometheus reporter as a plugin (metrics.reporter.prom.* in the deployments)
+# connectors on Flink's classpath; Prometheus reporter as a plugin (metrics.reporter.prom.* in the deployments);
+# flink-python moved from opt/ to lib/ (the place Flink reserves for optional jars the runtime should load): the
+# session jobs name no jar, so PythonDriver must be on the system classpath of the JobManager, and PEMJA's native
+# library must be loaded by one classloader in a TaskManager that runs several Python jobs.
 COPY --from=jars /jars/flink/ /opt/flink/lib/
 RUN mkdir -p /opt/flink/plugins/metrics-prometheus \
  && cp /opt/flink/opt/flink-metrics-prometheus-*.jar /opt/flink/plugins/metrics-prometheus/ \
- && test -f /opt/flink/opt/flink-python-2.2.1.jar \
+ && mv /opt/flink/opt/flink-python-2.2.1.jar /opt/flink/lib/ \
  && mkdir -p /opt/streamflow/.run && chown -R flink:flink /opt/streamflow
 USER flink

@@ -10,7 +10,8 @@ Checks, each returning a list of `Finding`s (an empty list means the check passe
   Terragrunt dependency graph matches the design's order;
 - the generated files (KafkaTopics from `config/default.yaml`, dashboard ConfigMaps from the JSON) are up to date;
 - dashboards and alert rules reference only metrics the exporters emit (`metrics_catalog.yaml`);
-- the summed requests fit the design's budget and the summed limits fit the node (`deploy/budget.yaml`).
+- the summed requests fit the design's budget (with the stated tolerance and accepted residual), every limit fits
+  the node, and the summed memory limits stay within the declared overcommit of allocatable memory (`deploy/budget.yaml`).
 
 Run `python deploy/validate/validate.py` (exit code 1 on any finding) or `--render` to regenerate the generated files.
 """
@@ -42,6 +43,7 @@ CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClas
 NOT_MANIFESTS = {"helm-values", "airflow"}  # folders under deploy/k8s holding Helm values, not manifests
 FLINK_ENTRY_POINTS = ("streamflow.jobs.transaction_processor", "streamflow.jobs.fraud_detector",
                       "streamflow.jobs.realtime_aggregator")
+PYTHON_DRIVER = "org.apache.flink.client.python.PythonDriver"
 GENERATED_TOPICS = Path("deploy/k8s/kafka/topics.yaml")
 GENERATED_DASHBOARDS = Path("deploy/k8s/monitoring/dashboards.yaml")
 DASHBOARD_DIR = Path("deploy/k8s/monitoring/dashboards")
@@ -195,31 +197,66 @@ def semantic_errors(doc: dict, all_docs: list[dict]) -> list[str]:
     if str(doc.get("apiVersion", "")).startswith("kafka.strimzi.io/") and kind != "Kafka":
         if (md.get("labels") or {}).get("strimzi.io/cluster") != KAFKA_CLUSTER:
             errs.append(f"label strimzi.io/cluster must name the Kafka cluster {KAFKA_CLUSTER!r}")
-    if kind == "FlinkDeployment":
+    if kind in ("FlinkDeployment", "FlinkSessionJob"):
         spec = doc.get("spec") or {}
         conf = spec.get("flinkConfiguration") or {}
         errs += [f"spec.flinkConfiguration.{k}: values must be strings, got {type(v).__name__}"
                  for k, v in conf.items() if not isinstance(v, str)]
-        job = spec.get("job") or {}
-        args = job.get("args") or []
-        if job.get("entryClass") != "org.apache.flink.client.python.PythonDriver":
-            errs.append("spec.job.entryClass must be the PythonDriver")
-        if len(args) != 3 or args[0] != "-pym" or args[1] not in FLINK_ENTRY_POINTS or args[2] != "--cluster":
-            errs.append(f"spec.job.args must be ['-pym', <one of {', '.join(FLINK_ENTRY_POINTS)}>, '--cluster'], "
-                        f"got {args!r}")
-        if conf.get("python.execution-mode") != "thread":
+        if kind == "FlinkSessionJob" or spec.get("job"):
+            errs += _flink_job_errors(spec.get("job") or {}, conf)
+        if kind == "FlinkDeployment" and spec.get("job") and conf.get("python.execution-mode") != "thread":
             errs.append("python.execution-mode must be 'thread' (as in local runs)")
-        if job.get("upgradeMode") != "savepoint":
-            errs.append("stateful jobs must use upgradeMode: savepoint")
-        for key in ("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir"):
-            if not conf.get(key):
-                errs.append(f"spec.flinkConfiguration.{key} is required (checkpoints and savepoints)")
+        if kind == "FlinkDeployment" and not spec.get("job"):  # a session cluster: the jobs' common settings
+            if conf.get("python.execution-mode") != "thread":
+                errs.append("python.execution-mode must be 'thread' (as in local runs)")
+            if conf.get("high-availability.type") != "kubernetes" or not conf.get("high-availability.storageDir"):
+                errs.append("a session cluster needs Kubernetes HA (its jobs survive a JobManager failover)")
+        if kind == "FlinkSessionJob":
+            errs += _session_job_errors(doc, all_docs)
     if kind == "ConfigMap" and (md.get("labels") or {}).get("grafana_dashboard") == "1":
         for name, body in (doc.get("data") or {}).items():
             try:
                 json.loads(body)
             except (TypeError, json.JSONDecodeError) as e:
                 errs.append(f"data.{name}: dashboard JSON does not parse: {e}")
+    return errs
+
+
+def _flink_job_errors(job: dict, conf: dict) -> list[str]:
+    "A PyFlink job (application or session): PythonDriver on a project entry point, savepoint upgrades, state dirs."
+    errs = []
+    args = job.get("args") or []
+    if job.get("entryClass") != PYTHON_DRIVER:
+        errs.append("spec.job.entryClass must be the PythonDriver")
+    if len(args) != 3 or args[0] != "-pym" or args[1] not in FLINK_ENTRY_POINTS or args[2] != "--cluster":
+        errs.append(f"spec.job.args must be ['-pym', <one of {', '.join(FLINK_ENTRY_POINTS)}>, '--cluster'], "
+                    f"got {args!r}")
+    if job.get("upgradeMode") != "savepoint":
+        errs.append("stateful jobs must use upgradeMode: savepoint")
+    for key in ("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir"):
+        if not conf.get(key):
+            errs.append(f"spec.flinkConfiguration.{key} is required (checkpoints and savepoints)")
+    return errs
+
+
+def _session_job_errors(doc: dict, all_docs: list[dict]) -> list[str]:
+    "A FlinkSessionJob targets a session cluster of its namespace and uses the cluster's classpath (no jar)."
+    spec, ns = doc.get("spec") or {}, (doc.get("metadata") or {}).get("namespace")
+    target = spec.get("deploymentName")
+    clusters = [d for d in all_docs if d.get("kind") == "FlinkDeployment"
+                and (d.get("metadata") or {}).get("name") == target and (d.get("metadata") or {}).get("namespace") == ns]
+    errs = []
+    if not clusters:
+        errs.append(f"spec.deploymentName {target!r}: no FlinkDeployment of that name in {ns}")
+    elif (clusters[0].get("spec") or {}).get("job"):
+        errs.append(f"spec.deploymentName {target!r} is an application cluster, not a session cluster")
+    if (spec.get("job") or {}).get("jarURI"):
+        errs.append("spec.job.jarURI must be empty: PythonDriver comes from the session cluster's classpath "
+                    "(flink-python in /opt/flink/lib of the image)")
+    dirs = {(d.get("spec") or {}).get("flinkConfiguration", {}).get("execution.checkpointing.dir") for d in all_docs
+            if d.get("kind") == "FlinkSessionJob" and d is not doc and (d.get("spec") or {}).get("deploymentName") == target}
+    if (spec.get("flinkConfiguration") or {}).get("execution.checkpointing.dir") in dirs:
+        errs.append("each session job needs its own execution.checkpointing.dir")
     return errs
 
 
@@ -576,19 +613,21 @@ def flink_mem(q: str) -> float:
 
 @dataclass
 class Usage:
-    "Requests and limits of one container (or group of identical ones)."
+    "Requests and limits of one container (or of `count` identical ones: the figures are their sums)."
     name: str
     req_cpu: float
     req_mem: float
     lim_cpu: float
     lim_mem: float
+    count: int = 1
 
 
 def _res(name: str, res: dict | None, times: int = 1) -> Usage:
     res = res or {}
     r, li = res.get("requests") or {}, res.get("limits") or {}
     rc, rm = cpu(r.get("cpu", 0)), mem(r.get("memory", 0))
-    return Usage(name, rc * times, rm * times, cpu(li.get("cpu", rc)) * times, mem(li.get("memory", rm)) * times)
+    return Usage(name + (f" x{times}" if times != 1 else ""), rc * times, rm * times,
+                 cpu(li.get("cpu", rc)) * times, mem(li.get("memory", rm)) * times, times)
 
 
 def manifest_usage(docs: Iterable[dict]) -> list[Usage]:
@@ -609,13 +648,20 @@ def manifest_usage(docs: Iterable[dict]) -> list[Usage]:
         elif kind == "FlinkDeployment":
             conf = spec.get("flinkConfiguration") or {}
             slots = int(conf.get("taskmanager.numberOfTaskSlots", 1))
-            tms = math.ceil(int((spec.get("job") or {}).get("parallelism", 1)) / slots)
+            if spec.get("job"):  # application cluster: its own job's slots
+                slots_needed = int(spec["job"].get("parallelism", 1))
+            else:  # session cluster: the slots of the session jobs that target it
+                slots_needed = sum(int((j["spec"].get("job") or {}).get("parallelism", 1)) for j in docs
+                                   if j.get("kind") == "FlinkSessionJob" and j["spec"].get("deploymentName") == name
+                                   and j["metadata"].get("namespace") == d["metadata"].get("namespace"))
+            tms = int(spec["taskManager"].get("replicas") or math.ceil(slots_needed / slots))
             for role, n in (("jobmanager", int(spec["jobManager"].get("replicas", 1))), ("taskmanager", tms)):
                 r = spec["jobManager" if role == "jobmanager" else "taskManager"]["resource"]
                 c, m = float(r["cpu"]), flink_mem(r["memory"])
                 cf = float(conf.get(f"kubernetes.{role}.cpu.limit-factor", 1))
                 mf = float(conf.get(f"kubernetes.{role}.memory.limit-factor", 1))
-                out.append(Usage(f"flink/{name}/{role}", c * n, m * n, c * cf * n, m * mf * n))
+                out.append(Usage(f"flink/{name}/{role}" + (f" x{n}" if n != 1 else ""), c * n, m * n,
+                                 c * cf * n, m * mf * n, n))
         elif kind == "Cluster" and str(d.get("apiVersion", "")).startswith("postgresql.cnpg.io"):
             n = int(spec.get("instances", 1))
             out.append(_res(f"postgres/{name}", spec.get("resources"), n))
@@ -633,11 +679,12 @@ def values_usage(root: Path, budget: dict) -> list[Usage]:
     out = []
     for release, spec in budget["helm_releases"].items():
         values = yload((root / spec["values"]).read_text())
-        for path in spec["resources"]:
+        for entry in spec["resources"]:
+            path, _, n = str(entry).partition("*")
             res = _get(values, path)
             if res is None:
                 raise KeyError(f"{spec['values']}: no resources at {path}")
-            out.append(_res(f"{release}/{path}", res))
+            out.append(_res(f"{release}/{path}", res, int(n or 1)))
     for name, res in (budget.get("fixed") or {}).items():
         out.append(_res(name, res))
     return out
@@ -655,47 +702,73 @@ def totals(items: list[Usage]) -> dict[str, float]:
     return {k: sum(getattr(u, k) for u in items) for k in ("req_cpu", "req_mem", "lim_cpu", "lim_mem")}
 
 
+def allocatable(budget: dict) -> tuple[float, float]:
+    "The node's allocatable CPU (cores) and memory (bytes): node minus the system reservation."
+    node, reserved = budget["node"], budget["system_reserved"]
+    return cpu(node["cpu"]) - cpu(reserved["cpu"]), mem(node["memory"]) - mem(reserved["memory"])
+
+
+def request_ceilings(budget: dict) -> tuple[float, float]:
+    "What the summed requests may reach: the design's budget x (1 + tolerance), plus the accepted memory residual."
+    tol = float(budget.get("tolerance", 0))
+    if not 0 <= tol <= 0.1:
+        raise ValueError(f"tolerance {tol} must be a small fraction (at most 0.1)")
+    residual = budget.get("accepted_residual") or {}
+    return (cpu(budget["requests"]["cpu"]) * (1 + tol) + cpu(residual.get("cpu", 0)),
+            mem(budget["requests"]["memory"]) * (1 + tol) + mem(residual.get("memory", 0)))
+
+
 def check_budget(root: Path) -> list[Finding]:
-    "Requests within the enforced ceiling and the allocatable node; memory limits within the declared overcommit."
+    "Requests within the design's budget; every limit within the node; summed memory limits within the overcommit."
     items, budget = usage(root)
     t = totals(items)
-    node, reserved, ceiling = budget["node"], budget["system_reserved"], budget["requests"]
-    alloc_cpu = cpu(node["cpu"]) - cpu(reserved["cpu"])
-    alloc_mem = mem(node["memory"]) - mem(reserved["memory"])
+    alloc_cpu, alloc_mem = allocatable(budget)
+    ceil_cpu, ceil_mem = request_ceilings(budget)
     over = float(budget["memory_limit_overcommit"])
     out = []
 
     def fail(where: str, msg: str) -> None:
         out.append(Finding("deploy/budget.yaml", where, msg))
 
-    if t["req_cpu"] > min(cpu(ceiling["cpu"]), alloc_cpu) + 1e-9:
-        fail("requests.cpu", f"requests sum to {t['req_cpu']:.2f} CPU > ceiling {ceiling['cpu']} / {alloc_cpu:.2f} allocatable")
-    if t["req_mem"] > min(mem(ceiling["memory"]), alloc_mem):
-        fail("requests.memory", f"requests sum to {t['req_mem'] / 2**30:.2f} GiB > ceiling {ceiling['memory']} "
-                                f"/ {alloc_mem / 2**30:.2f} GiB allocatable")
-    if t["lim_mem"] > alloc_mem * over:
+    if t["req_cpu"] > min(ceil_cpu, alloc_cpu) + 1e-9:
+        fail("requests.cpu", f"requests sum to {t['req_cpu']:.3f} CPU > {ceil_cpu:.3f} allowed "
+                             f"(design {budget['requests']['cpu']} + tolerance + residual)")
+    if t["req_mem"] > min(ceil_mem, alloc_mem) + 0.5:
+        fail("requests.memory", f"requests sum to {t['req_mem'] / 2**30:.2f} GiB > {ceil_mem / 2**30:.2f} GiB allowed "
+                                f"(design {budget['requests']['memory']} + tolerance + residual)")
+    if not 1 <= over <= 1.5:
+        fail("memory_limit_overcommit", f"{over} must be between 1 and 1.5")
+    if t["lim_mem"] > alloc_mem * over + 0.5:
         fail("limits.memory", f"memory limits sum to {t['lim_mem'] / 2**30:.2f} GiB > {over} x "
                               f"{alloc_mem / 2**30:.2f} GiB allocatable")
     for u in items:
         if u.lim_cpu + 1e-9 < u.req_cpu or u.lim_mem < u.req_mem:
             fail(u.name, "limit below request")
-        if u.lim_cpu > alloc_cpu + 1e-9 or u.lim_mem > alloc_mem:
-            fail(u.name, "a single container's limit exceeds the node")
+        if u.lim_cpu / u.count > alloc_cpu + 1e-9 or u.lim_mem / u.count > alloc_mem:
+            fail(u.name, "a single container's limit exceeds the node's allocatable resources")
     return out
 
 
 def budget_report(root: Path) -> str:
-    "A table of every container's requests and limits with the totals."
+    "A table of every container's requests and limits, the totals, and how they compare with the budget."
     items, budget = usage(root)
-    lines = [f"{'container':60} {'req cpu':>8} {'req MiB':>8} {'lim cpu':>8} {'lim MiB':>8}"]
+    lines = [f"{'container':62} {'req cpu':>8} {'req MiB':>8} {'lim cpu':>8} {'lim MiB':>8}"]
     for u in items:
-        lines.append(f"{u.name:60} {u.req_cpu:8.3f} {u.req_mem / 2**20:8.0f} {u.lim_cpu:8.3f} {u.lim_mem / 2**20:8.0f}")
+        lines.append(f"{u.name:62} {u.req_cpu:8.3f} {u.req_mem / 2**20:8.0f} {u.lim_cpu:8.3f} {u.lim_mem / 2**20:8.0f}")
     t = totals(items)
-    lines.append(f"{'TOTAL':60} {t['req_cpu']:8.3f} {t['req_mem'] / 2**20:8.0f} {t['lim_cpu']:8.3f} {t['lim_mem'] / 2**20:8.0f}")
-    d = budget["design_requests"]
-    lines.append(f"design request target {d['cpu']} CPU / {d['memory']}; ceiling enforced "
-                 f"{budget['requests']['cpu']} CPU / {budget['requests']['memory']}; memory limits may reach "
-                 f"{budget['memory_limit_overcommit']} x allocatable")
+    lines.append(f"{'TOTAL':62} {t['req_cpu']:8.3f} {t['req_mem'] / 2**20:8.0f} {t['lim_cpu']:8.3f} {t['lim_mem'] / 2**20:8.0f}")
+    alloc_cpu, alloc_mem = allocatable(budget)
+    d, tol = budget["requests"], float(budget.get("tolerance", 0))
+    residual = mem((budget.get("accepted_residual") or {}).get("memory", 0))
+    lines.append(f"requests: {t['req_cpu']:.2f} CPU / {t['req_mem'] / 2**30:.2f} GiB; design budget {d['cpu']} CPU / "
+                 f"{d['memory']} (+{tol:.0%} tolerance)")
+    gap = t["req_mem"] - mem(d["memory"]) * (1 + tol)
+    if gap > 0:
+        lines.append(f"WARNING: memory requests exceed the design's budget + tolerance by {gap / 2**20:.0f} MiB "
+                     f"(accepted residual {residual / 2**20:.0f} MiB, docs/DEPLOY.md ADR-2)")
+    lines.append(f"limits: memory {t['lim_mem'] / 2**30:.2f} GiB = {t['lim_mem'] / alloc_mem:.2f} x allocatable "
+                 f"{alloc_mem / 2**30:.2f} GiB (at most {budget['memory_limit_overcommit']} x); CPU limits are "
+                 f"compressible and not summed against the {alloc_cpu:.1f} allocatable cores")
     return "\n".join(lines)
 
 
@@ -792,6 +865,7 @@ def check_docker(root: Path) -> list[Finding]:
     flink_tag = args.get("flink.Dockerfile", {}).get("FLINK_IMAGE", "").partition(":")[2].split("-")[0]
     airflow_tag = args.get("airflow.Dockerfile", {}).get("AIRFLOW_IMAGE", "").partition(":")[2].split("-")[0]
     version = _project_version(root)
+    session_jobs = False
     if flink_tag and flink_tag != _pin(root, "apache-flink"):
         out.append(Finding("deploy/docker/flink.Dockerfile", "FLINK_IMAGE",
                            f"Flink {flink_tag} but apache-flink is pinned to {_pin(root, 'apache-flink')}"))
@@ -800,12 +874,19 @@ def check_docker(root: Path) -> list[Finding]:
             for where, image in _images(d):
                 if image.startswith(OWN_IMAGES) and not image.endswith(f":{version}"):
                     out.append(Finding(rel(p, root), where, f"tag of {image} must be the project version {version}"))
-            if d.get("kind") != "FlinkDeployment":
+            if d.get("kind") == "FlinkSessionJob":
+                session_jobs = True
+            if d.get("kind") != "FlinkDeployment" or not (d.get("spec") or {}).get("job"):
                 continue
-            spec = d.get("spec") or {}
-            jar = str((spec.get("job") or {}).get("jarURI", ""))
+            jar = str(d["spec"]["job"].get("jarURI", ""))
             if f"flink-python-{flink_tag}.jar" not in jar:
                 out.append(Finding(rel(p, root), "spec.job.jarURI", f"must be the image's flink-python-{flink_tag}.jar"))
+    runs = " ".join(rest for ins, rest in dockerfile_instructions(ddir / "flink.Dockerfile")
+                    if ins == "RUN") if (ddir / "flink.Dockerfile").is_file() else ""
+    if session_jobs and not re.search(rf"(cp|mv) \S*flink-python-{re.escape(flink_tag)}\.jar /opt/flink/lib/?(\s|$)", runs):
+        out.append(Finding("deploy/docker/flink.Dockerfile", "flink-python",
+                           f"session jobs need flink-python-{flink_tag}.jar in /opt/flink/lib (PythonDriver on the "
+                           "cluster's classpath)"))
     values_path = root / "deploy" / "k8s" / "airflow" / "values.yaml"
     values = yload(values_path.read_text())
     if str(values.get("airflowVersion")) != airflow_tag or airflow_tag != _pin(root, "apache-airflow"):

@@ -1,4 +1,5 @@
-# Flink Kubernetes Operator (watching streamflow-processing), then the state volume and the three jobs.
+# Flink Kubernetes Operator (watching streamflow-processing), then the state volume, the session cluster and the
+# three session jobs (the operator submits a job once its session cluster is ready).
 resource "helm_release" "flink_operator" {
   name       = "flink-kubernetes-operator"
   namespace  = "streamflow-processing"
@@ -13,7 +14,7 @@ resource "helm_release" "flink_operator" {
 # Every document of the listed files in deploy/k8s/flink, applied server-side once the operator above runs.
 # kubectl_manifest (alekc/kubectl) does not need the CRDs at plan time, so one apply works on a fresh cluster.
 data "kubectl_file_documents" "this" {
-  for_each = toset(["state-pvc.yaml", "transaction-processor.yaml", "fraud-detector.yaml", "realtime-aggregator.yaml"])
+  for_each = toset(["state-pvc.yaml", "session-cluster.yaml", "transaction-processor.yaml", "fraud-detector.yaml", "realtime-aggregator.yaml"])
   content  = file("${var.k8s_dir}/flink/${each.value}")
 }
 
