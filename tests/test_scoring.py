@@ -71,7 +71,9 @@ def test_state_round_trips(rules_cfg):
         assert len(st.recent_ts) <= 2 * rules_cfg.velocity.max_count
         assert len(st.to_json()) < 400  # compact: a fixed-size record
     with pytest.raises(ValueError):
-        CustomerState.from_row([2, *CustomerState().to_row()[1:]])
+        CustomerState.from_row([99, *CustomerState().to_row()[1:]])  # an unknown layout version
+    with pytest.raises(ValueError):
+        CustomerState.from_row(CustomerState().to_row()[:-1])  # a row of the wrong length
 
 
 def test_keyed_serialized_processing_matches_offline(rules_cfg):
