@@ -7,10 +7,10 @@ UV := $(BIN)/uv
 EVENTS ?= 20000
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup demo test test-unit test-nb lint typecheck check-export lab down clean
+.PHONY: help setup jars demo down test test-unit test-nb lint typecheck check-export validate-deploy lab clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -25,6 +25,9 @@ $(VENV)/.installed: $(UV) requirements/base.in requirements/constraints.txt sett
 	@touch $@
 
 setup: $(VENV)/.installed ## create .venv and install everything with its pins
+
+jars: ## fetch the Kafka broker and Flink connector jars pinned in deploy/local/pom.xml
+	mvn -q -B -f deploy/local/pom.xml dependency:copy-dependencies
 
 demo: setup ## the main job: the whole local pipeline on the embedded default (EVENTS=N)
 	$(BIN)/python tools/demo.py --events $(EVENTS)
@@ -45,6 +48,13 @@ lint: setup ## ruff
 
 typecheck: setup ## mypy on the package
 	$(BIN)/mypy streamflow
+
+validate-deploy: setup ## offline validation of deploy/ (schemas, HCL, metrics, budget)
+	$(BIN)/python deploy/validate/validate.py --budget
+
+down: ## stop the local jobs and services (data is kept in .run/)
+	-$(BIN)/streamflow jobs stop
+	$(BIN)/streamflow services down
 
 lab: setup ## JupyterLab on the project's venv with nbs/ open
 	$(BIN)/python -m ipykernel install --sys-prefix --name streamflow --display-name "StreamFlow (.venv)"
