@@ -238,10 +238,13 @@ def read_topic(
         ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
         todo = {p for p, end in ends.items() if end > 0}
         c.assign([TopicPartition(topic, p, 0) for p in parts])
-        out = []
+        out: list[tuple[bytes | None, bytes | None, int, int, int]] = []
         deadline = time.monotonic() + timeout
         while todo and time.monotonic() < deadline:
-            for m in c.consume(1000, 0.5):
+            batch = c.consume(5000, 0.5)
+            if batch:
+                deadline = max(deadline, time.monotonic() + timeout / 3)  # still making progress
+            for m in batch:
                 if m.error():
                     continue
                 part, off = int(m.partition() or 0), int(m.offset() or 0)
@@ -249,7 +252,9 @@ def read_topic(
                 if off >= ends[part] - 1:
                     todo.discard(part)
         if todo:
-            raise TimeoutError(f"read_topic({topic}): partitions {sorted(todo)} not read to the end in {timeout}s")
+            pos = {p.partition: p.offset for p in c.position([TopicPartition(topic, p) for p in sorted(todo)])}
+            raise TimeoutError(f"read_topic({topic}): partitions {sorted(todo)} not read to the end "
+                               f"(at {pos}, end {[ends[p] for p in sorted(todo)]})")
         return out
     finally:
         c.close()
@@ -487,10 +492,12 @@ def kafka_source_ddl(
     "Flink SQL DDL of a Kafka table with the raw value and its topic/partition/offset/timestamp metadata."
     wm = ""
     if event_time:
-        if event_time == "payload":  # an unparsable timestamp falls back to the Kafka timestamp
+        if event_time == "payload":
+            # an unparsable timestamp (an invalid record) gets epoch 0: it must not move the watermark, and the
+            # record is dropped as invalid before any window anyway
             js = "JSON_VALUE(CAST(`value` AS STRING), '$.timestamp')"
             ts = (f"COALESCE(TO_TIMESTAMP_LTZ(UNIX_TIMESTAMP(REGEXP_REPLACE({js}, '\\.[0-9]+', ''), "
-                  f"'yyyy-MM-dd''T''HH:mm:ssXXX') * 1000, 3), `kafka_ts`)")
+                  f"'yyyy-MM-dd''T''HH:mm:ssXXX') * 1000, 3), TO_TIMESTAMP_LTZ(0, 3))")
         elif event_time == "kafka":
             ts = "`kafka_ts`"
         else:

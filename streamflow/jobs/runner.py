@@ -20,10 +20,10 @@ from ..local.proc import live_pid, spawn, tail
 from ..stream import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
 
 # %% auto #0
-__all__ = ['SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL', 'job_module', 'job_names', 'pid_file', 'out_file', 'job_pid',
-           'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'wait_for', 'wait_running',
+__all__ = ['READY_METRIC', 'SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL', 'job_module', 'job_names', 'pid_file', 'out_file',
+           'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'wait_for', 'wait_running',
            'wait_metric', 'bronze_counts', 'wait_for_bronze', 'summary', 'progress_marks', 'wait_processed',
-           'run_streaming_demo']
+           'run_streaming_demo', 'main']
 
 # %% ../../nbs/45_jobs.ipynb
 def job_module(job: str) -> str:
@@ -185,12 +185,15 @@ def wait_for(
             raise TimeoutError(f"{what}: not done after {timeout:.0f}s")
         time.sleep(interval)
 
-def wait_running(cfg: Settings, names: Iterable[str] | None = None, timeout: float = 180) -> None:
-    "Wait until each job's MiniCluster reports the job as up (its Prometheus endpoint shows a job uptime)."
+READY_METRIC = {"transaction-processor": "events_validated", "fraud-detector": "events_scored",
+                "realtime-aggregator": "events_scored"}  # registered in the Python operator's open()
+
+def wait_running(cfg: Settings, names: Iterable[str] | None = None, timeout: float = 300) -> None:
+    "Wait until each job's Python operators are open (their counters appear on the job's Prometheus endpoint)."
     jobs = job_names(names)
     for job in jobs:
         def up(j: str = job) -> bool:
-            return (job_metrics(cfg, j) or {}).get("_uptime_ms", 0.0) > 0
+            return READY_METRIC[j] in (job_metrics(cfg, j) or {})
         wait_for(up, timeout, f"{job} running", jobs_alive=(cfg, jobs))
 
 def wait_metric(cfg: Settings, job: str, name: str, at_least: float, timeout: float = 120) -> float:
@@ -296,3 +299,29 @@ def run_streaming_demo(
     s = summary(cfg)
     return {"events_file": str(path), "produced": produced, "produce_s": round(t_produced - t0, 2),
             "end_to_end_s": round(t_done - t0, 2), "throughput_eps": round(produced / (t_done - t0), 1), **s}
+
+# %% ../../nbs/45_jobs.ipynb
+def main(argv: list[str] | None = None) -> int:
+    "Run the streaming demo (`run_streaming_demo`) on the configured stack and print its summary as JSON."
+    import argparse
+    import json
+
+    from streamflow.config import load_config
+    p = argparse.ArgumentParser(prog="python -m streamflow.jobs.runner", description=main.__doc__)
+    p.add_argument("--events", type=int, default=20_000, help="events to generate and produce")
+    p.add_argument("--seed", type=int, default=None, help="generator seed (default: generator.seed)")
+    p.add_argument("--rate", type=float, default=None, help="produce rate in events/s (default: as fast as possible)")
+    p.add_argument("--stop", action="store_true", help="stop the jobs afterwards")
+    args = p.parse_args(argv)
+    cfg = load_config()
+    try:
+        print(json.dumps(run_streaming_demo(cfg, args.events, args.seed, args.rate), indent=2))
+    finally:
+        if args.stop:
+            stop(cfg)
+    return 0
+
+# %% ../../nbs/45_jobs.ipynb
+#| eval: false
+if __name__ == "__main__":
+    sys.exit(main())
