@@ -45,12 +45,12 @@ RUN uv pip install --python /opt/python/bin/python --no-deps /opt/streamflow \
  && /opt/python/bin/python -c "import pyflink, streamflow.config as c; c.load_config()"
 
 # connectors on Flink's classpath; Prometheus reporter as a plugin (metrics.reporter.prom.* in the deployments);
-# flink-python moved from opt/ to lib/ (the place Flink reserves for optional jars the runtime should load): the
-# session jobs name no jar, so PythonDriver must be on the system classpath of the JobManager, and PEMJA's native
-# library must be loaded by one classloader in a TaskManager that runs several Python jobs.
+# flink-python copied from opt/ to lib/ as well: the session jobs name no jar, so PythonDriver must be on the
+# JobManager's classpath, and PEMJA (parent-first, session-cluster.yaml) must come from the system classloader in a
+# TaskManager that runs several Python jobs. It stays in opt/: Flink adds it from there to every Python job.
 COPY --from=jars /jars/flink/ /opt/flink/lib/
 RUN mkdir -p /opt/flink/plugins/metrics-prometheus \
  && cp /opt/flink/opt/flink-metrics-prometheus-*.jar /opt/flink/plugins/metrics-prometheus/ \
- && mv /opt/flink/opt/flink-python-2.2.1.jar /opt/flink/lib/ \
+ && cp /opt/flink/opt/flink-python-2.2.1.jar /opt/flink/lib/ \
  && mkdir -p /opt/streamflow/.run && chown -R flink:flink /opt/streamflow
 USER flink

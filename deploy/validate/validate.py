@@ -211,6 +211,9 @@ def semantic_errors(doc: dict, all_docs: list[dict]) -> list[str]:
                 errs.append("python.execution-mode must be 'thread' (as in local runs)")
             if conf.get("high-availability.type") != "kubernetes" or not conf.get("high-availability.storageDir"):
                 errs.append("a session cluster needs Kubernetes HA (its jobs survive a JobManager failover)")
+            if "pemja." not in str(conf.get("classloader.parent-first-patterns.additional", "")).split(";"):
+                errs.append("classloader.parent-first-patterns.additional must include 'pemja.' (several thread-mode "
+                            "Python jobs share a TaskManager)")
         if kind == "FlinkSessionJob":
             errs += _session_job_errors(doc, all_docs)
     if kind == "ConfigMap" and (md.get("labels") or {}).get("grafana_dashboard") == "1":
@@ -883,10 +886,13 @@ def check_docker(root: Path) -> list[Finding]:
                 out.append(Finding(rel(p, root), "spec.job.jarURI", f"must be the image's flink-python-{flink_tag}.jar"))
     runs = " ".join(rest for ins, rest in dockerfile_instructions(ddir / "flink.Dockerfile")
                     if ins == "RUN") if (ddir / "flink.Dockerfile").is_file() else ""
-    if session_jobs and not re.search(rf"(cp|mv) \S*flink-python-{re.escape(flink_tag)}\.jar /opt/flink/lib/?(\s|$)", runs):
+    if session_jobs and not re.search(rf"\bcp \S*flink-python-{re.escape(flink_tag)}\.jar /opt/flink/lib/?(\s|$)", runs):
         out.append(Finding("deploy/docker/flink.Dockerfile", "flink-python",
-                           f"session jobs need flink-python-{flink_tag}.jar in /opt/flink/lib (PythonDriver on the "
-                           "cluster's classpath)"))
+                           f"session jobs need flink-python-{flink_tag}.jar copied to /opt/flink/lib (PythonDriver on "
+                           "the cluster's classpath; it must stay in opt/, where Flink looks for it)"))
+    if re.search(r"\bmv \S*flink-python", runs):
+        out.append(Finding("deploy/docker/flink.Dockerfile", "flink-python",
+                           "flink-python must stay in /opt/flink/opt: Flink adds it from there to every Python job"))
     values_path = root / "deploy" / "k8s" / "airflow" / "values.yaml"
     values = yload(values_path.read_text())
     if str(values.get("airflowVersion")) != airflow_tag or airflow_tag != _pin(root, "apache-airflow"):

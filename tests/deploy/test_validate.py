@@ -106,9 +106,10 @@ def test_flink_version_and_conventions():
     c["spec"]["flinkConfiguration"]["taskmanager.numberOfTaskSlots"] = 3
     c["spec"]["flinkConfiguration"]["python.execution-mode"] = "process"
     del c["spec"]["flinkConfiguration"]["high-availability.type"]
+    del c["spec"]["flinkConfiguration"]["classloader.parent-first-patterns.additional"]
     errs = V.semantic_errors(c, [c])
     assert any("numberOfTaskSlots" in e for e in errs) and any("thread" in e for e in errs)
-    assert any("HA" in e for e in errs)
+    assert any("HA" in e for e in errs) and any("pemja." in e for e in errs)
     d = one("deploy/k8s/flink/realtime-aggregator.yaml", "FlinkSessionJob")
     d["spec"]["job"]["args"] = ["-pym", "streamflow.jobs.nope", "--cluster"]
     d["spec"]["flinkConfiguration"]["kubernetes.operator.savepoint.history.max.count"] = 5
@@ -438,9 +439,16 @@ def test_docker_and_version_consistency_failures(tree):
     sc = tree / "deploy" / "k8s" / "flink" / "session-cluster.yaml"
     sc.write_text(sc.read_text().replace("streamflow-flink:0", "streamflow-flink:9.9.9-0"))
     fl = tree / "deploy" / "docker" / "flink.Dockerfile"
-    fl.write_text(fl.read_text().replace(" && mv /opt/flink/opt/flink-python-2.2.1.jar /opt/flink/lib/ \\\n", ""))
+    fl.write_text(fl.read_text().replace(" && cp /opt/flink/opt/flink-python-2.2.1.jar /opt/flink/lib/ \\\n", ""))
     wheres = {f.where for f in V.check_docker(tree)}
     assert {"COPY sqls", "spec.image", "flink-python"} <= wheres
+
+
+def test_flink_python_must_be_copied_not_moved(tree):
+    fl = tree / "deploy" / "docker" / "flink.Dockerfile"
+    fl.write_text(fl.read_text().replace("&& cp /opt/flink/opt/flink-python", "&& mv /opt/flink/opt/flink-python"))
+    msgs = [f.message for f in V.check_docker(tree) if f.where == "flink-python"]
+    assert any("stay in /opt/flink/opt" in m for m in msgs) and any("copied to /opt/flink/lib" in m for m in msgs)
 
 
 def test_ci_must_run_make_test(tree):
