@@ -10,15 +10,23 @@ WITH wm AS (
     SELECT coalesce(max(b.id), 0) AS id
     FROM bronze.raw_transactions b
     WHERE b.ingested_at <= now() - make_interval(secs => %(settle_seconds)s::float8)
-), raw AS (
-    SELECT b.id, b.topic, b.partition, b."offset", b.ingested_at, b.payload AS p,
-           nullif(b.payload ->> 'transaction_id', '') AS transaction_id
+), ids AS (
+    -- narrow first pass: which bronze rows are new, and the first row of every transaction_id among them
+    SELECT b.id, nullif(b.payload ->> 'transaction_id', '') AS transaction_id
     FROM bronze.raw_transactions b, wm, hi
     WHERE b.id > wm.last_id AND b.id <= hi.id
 ), firsts AS (
-    SELECT r.*
-    FROM (SELECT r.*, row_number() OVER (PARTITION BY r.transaction_id ORDER BY r.id) AS rn FROM raw r) r
-    WHERE r.rn = 1 OR r.transaction_id IS NULL
+    SELECT min(i.id) AS id, count(*) AS copies FROM ids i WHERE i.transaction_id IS NOT NULL GROUP BY i.transaction_id
+    UNION ALL
+    SELECT i.id, 1 FROM ids i WHERE i.transaction_id IS NULL
+), fresh AS (
+    -- drop transaction_ids an earlier batch already loaded (duplicates across batches)
+    SELECT b.id, b.topic, b.partition, b."offset", b.ingested_at, b.payload AS p,
+           nullif(b.payload ->> 'transaction_id', '') AS transaction_id
+    FROM firsts f
+    JOIN bronze.raw_transactions b ON b.id = f.id
+    WHERE NOT EXISTS (SELECT 1 FROM silver.transactions s
+                      WHERE s.transaction_id = nullif(b.payload ->> 'transaction_id', ''))
 ), typed AS (
     SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at, r.transaction_id,
            nullif(r.p ->> 'customer_id', '') AS customer_id,
@@ -26,7 +34,7 @@ WITH wm AS (
            nullif(r.p ->> 'product_id', '') AS product_id,
            v.amount, coalesce(r.p ->> 'currency', 'BRL') AS currency, r.p ->> 'payment_method' AS payment_method,
            v.installments, v.latitude, v.longitude, v.event_time, r.p ->> 'timestamp' AS ts_text
-    FROM firsts r
+    FROM fresh r
     CROSS JOIN LATERAL (SELECT
         CASE WHEN pg_input_is_valid(r.p ->> 'amount', 'numeric') THEN (r.p ->> 'amount')::numeric END AS amount,
         CASE WHEN r.p ->> 'installments' IS NULL THEN 1
@@ -81,14 +89,13 @@ WITH wm AS (
     LEFT JOIN silver.stores s ON s.store_id = t.store_id
     LEFT JOIN silver.products pr ON pr.product_id = t.product_id
     LEFT JOIN silver.fraud_alerts a ON a.transaction_id = t.transaction_id
-    ON CONFLICT DO NOTHING
     RETURNING is_valid
 ), mark AS (
     UPDATE ops.watermarks w SET last_id = hi.id, updated_at = now()
     FROM hi WHERE w.pipeline = 'silver.transactions' AND hi.id > w.last_id
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM raw) AS rows_read,
+SELECT (SELECT coalesce(sum(copies), 0) FROM firsts)::bigint AS rows_read,
        (SELECT count(*) FROM ins) AS rows_loaded,
        (SELECT count(*) FROM ins WHERE NOT is_valid) AS rows_invalid,
-       (SELECT count(*) FROM raw) - (SELECT count(*) FROM ins) AS duplicates_dropped
+       ((SELECT coalesce(sum(copies), 0) FROM firsts) - (SELECT count(*) FROM ins))::bigint AS duplicates_dropped
