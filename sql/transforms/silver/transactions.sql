@@ -27,40 +27,43 @@ WITH wm AS (
     JOIN bronze.raw_transactions b ON b.id = f.id
     WHERE NOT EXISTS (SELECT 1 FROM silver.transactions s
                       WHERE s.transaction_id = nullif(b.payload ->> 'transaction_id', ''))
-), typed AS (
-    SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at, r.transaction_id,
-           nullif(r.p ->> 'customer_id', '') AS customer_id,
-           nullif(r.p ->> 'store_id', '') AS store_id,
-           nullif(r.p ->> 'product_id', '') AS product_id,
-           v.amount, coalesce(r.p ->> 'currency', 'BRL') AS currency, r.p ->> 'payment_method' AS payment_method,
-           v.installments, v.latitude, v.longitude, v.event_time, r.p ->> 'timestamp' AS ts_text
+), checked AS (
+    -- OFFSET 0 keeps each LATERAL a separate step, so every value is parsed once (not once per reference)
+    SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at, r.transaction_id, v.*, e.errors
     FROM fresh r
     CROSS JOIN LATERAL (SELECT
+        nullif(r.p ->> 'customer_id', '') AS customer_id,
+        nullif(r.p ->> 'store_id', '') AS store_id,
+        nullif(r.p ->> 'product_id', '') AS product_id,
         CASE WHEN pg_input_is_valid(r.p ->> 'amount', 'numeric') THEN (r.p ->> 'amount')::numeric END AS amount,
+        coalesce(r.p ->> 'currency', 'BRL') AS currency,
+        r.p ->> 'payment_method' AS payment_method,
         CASE WHEN r.p ->> 'installments' IS NULL THEN 1
              WHEN pg_input_is_valid(r.p ->> 'installments', 'integer') THEN (r.p ->> 'installments')::integer END AS installments,
         CASE WHEN pg_input_is_valid(r.p ->> 'latitude', 'float8') THEN (r.p ->> 'latitude')::float8 END AS latitude,
         CASE WHEN pg_input_is_valid(r.p ->> 'longitude', 'float8') THEN (r.p ->> 'longitude')::float8 END AS longitude,
-        CASE WHEN pg_input_is_valid(r.p ->> 'timestamp', 'timestamptz') THEN (r.p ->> 'timestamp')::timestamptz END AS event_time
+        CASE WHEN pg_input_is_valid(r.p ->> 'timestamp', 'timestamptz') THEN (r.p ->> 'timestamp')::timestamptz END AS event_time,
+        r.p ->> 'timestamp' AS ts_text
+        OFFSET 0
     ) v
-), checked AS (
-    SELECT t.*,
+    CROSS JOIN LATERAL (SELECT
            array_remove(ARRAY[
-               CASE WHEN t.transaction_id IS NULL THEN 'missing_transaction_id' END,
-               CASE WHEN t.customer_id IS NULL THEN 'missing_customer_id' END,
-               CASE WHEN t.store_id IS NULL THEN 'missing_store_id' END,
-               CASE WHEN t.amount IS NULL THEN 'missing_or_bad_amount'
-                    WHEN NOT (t.amount > 0 AND t.amount < 1e10 AND scale(t.amount) <= 2) THEN 'amount_out_of_range' END,
-               CASE WHEN t.currency !~ '^[A-Z]{3}$' THEN 'bad_currency' END,
-               CASE WHEN t.payment_method IS NULL
-                      OR t.payment_method NOT IN ('credit_card', 'boleto', 'voucher', 'debit_card') THEN 'bad_payment_method' END,
-               CASE WHEN t.installments IS NULL OR t.installments NOT BETWEEN 1 AND 24 THEN 'installments_out_of_range' END,
-               CASE WHEN t.latitude IS NULL OR NOT (t.latitude BETWEEN -90 AND 90) THEN 'bad_latitude' END,
-               CASE WHEN t.longitude IS NULL OR NOT (t.longitude BETWEEN -180 AND 180) THEN 'bad_longitude' END,
-               CASE WHEN t.event_time IS NULL THEN 'missing_or_bad_timestamp'
-                    WHEN t.ts_text !~ '(Z|[+-][0-9]{2}:?[0-9]{2})$' THEN 'timestamp_without_offset' END
+               CASE WHEN r.transaction_id IS NULL THEN 'missing_transaction_id' END,
+               CASE WHEN v.customer_id IS NULL THEN 'missing_customer_id' END,
+               CASE WHEN v.store_id IS NULL THEN 'missing_store_id' END,
+               CASE WHEN v.amount IS NULL THEN 'missing_or_bad_amount'
+                    WHEN NOT (v.amount > 0 AND v.amount < 1e10 AND scale(v.amount) <= 2) THEN 'amount_out_of_range' END,
+               CASE WHEN v.currency !~ '^[A-Z]{3}$' THEN 'bad_currency' END,
+               CASE WHEN v.payment_method IS NULL
+                      OR v.payment_method NOT IN ('credit_card', 'boleto', 'voucher', 'debit_card') THEN 'bad_payment_method' END,
+               CASE WHEN v.installments IS NULL OR v.installments NOT BETWEEN 1 AND 24 THEN 'installments_out_of_range' END,
+               CASE WHEN v.latitude IS NULL OR NOT (v.latitude BETWEEN -90 AND 90) THEN 'bad_latitude' END,
+               CASE WHEN v.longitude IS NULL OR NOT (v.longitude BETWEEN -180 AND 180) THEN 'bad_longitude' END,
+               CASE WHEN v.event_time IS NULL THEN 'missing_or_bad_timestamp'
+                    WHEN v.ts_text !~ '(Z|[+-][0-9]{2}:?[0-9]{2})$' THEN 'timestamp_without_offset' END
            ], NULL) AS errors
-    FROM typed t
+        OFFSET 0
+    ) e
 ), ins AS (
     INSERT INTO silver.transactions (
         bronze_id, transaction_id, customer_id, store_id, product_id, amount, currency, payment_method, installments,
