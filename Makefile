@@ -30,7 +30,7 @@ jars: ## fetch the Kafka broker and Flink connector jars pinned in deploy/local/
 	mvn -q -B -f deploy/local/pom.xml dependency:copy-dependencies
 
 demo: setup ## the main job: the whole local pipeline on the embedded default (EVENTS=N)
-	$(BIN)/python tools/demo.py --events $(EVENTS)
+	$(BIN)/streamflow demo --events $(EVENTS)
 
 test: setup check-export test-nb lint typecheck test-unit ## everything CI runs
 
