@@ -235,9 +235,10 @@ def read_topic(
         if topic not in md.topics or md.topics[topic].error is not None:
             return []
         parts = sorted(md.topics[topic].partitions)
-        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-        todo = {p for p, end in ends.items() if end > 0}
-        c.assign([TopicPartition(topic, p, 0) for p in parts])
+        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
+        ends = {p: hi for p, (lo, hi) in marks.items()}
+        todo = {p for p, (lo, hi) in marks.items() if hi > lo}  # retention may have emptied a partition
+        c.assign([TopicPartition(topic, p, marks[p][0]) for p in parts])
         out: list[tuple[bytes | None, bytes | None, int, int, int]] = []
         deadline = time.monotonic() + timeout
         while todo and time.monotonic() < deadline:

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
-from pyflink.common import Types
+from pyflink.common import Types, WatermarkStrategy
 from pyflink.common.time import Time
+from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import (
     AggregateFunction,
     MapFunction,
@@ -25,7 +27,7 @@ from .fraud_detector import SCORED_FIELDS, score_stream
 
 # %% auto #0
 __all__ = ['Acc', 'WINDOWS', 'LATE_TAG_PREFIX', 'JOB', 'acc_add', 'acc_merge', 'metric_record', 'StoreAggregate', 'EmitWindow',
-           'build', 'CountLate', 'main']
+           'WallClock', 'wall_clock_timestamps', 'build', 'CountLate', 'main']
 
 # %% ../../nbs/43_realtime_aggregator.ipynb
 Acc = tuple[int, int, int]  # (count, sum in cents, fraud count)
@@ -89,6 +91,17 @@ class EmitWindow(ProcessWindowFunction):
             yield json.dumps(metric_record(key, self.window, w.start, w.end, tuple(acc), late), separators=(",", ":"))
 
 # %% ../../nbs/43_realtime_aggregator.ipynb
+class WallClock(TimestampAssigner):
+    "Timestamp each record with the wall-clock time it passes by (epoch ms)."
+
+    def extract_timestamp(self, value, record_timestamp: int) -> int:
+        return int(time.time() * 1000)
+
+def wall_clock_timestamps(ds):
+    "The stream with wall-clock record timestamps (and no watermarks): for sinks that keep the timestamp."
+    return ds.assign_timestamps_and_watermarks(WatermarkStrategy.no_watermarks().with_timestamp_assigner(WallClock()))
+
+# %% ../../nbs/43_realtime_aggregator.ipynb
 JOB = "realtime-aggregator"
 
 def build(
@@ -109,7 +122,8 @@ def build(
                                       accumulator_type=Types.TUPLE([Types.LONG(), Types.LONG(), Types.LONG()]),
                                       output_type=Types.STRING())
                            .name(f"window-{name}").uid(f"window-{name}"))
-        windows.sink_to(sink).name(f"metrics-{name}").uid(f"metrics-{name}")
+        wall_clock_timestamps(windows).name(f"restamp-{name}").uid(f"restamp-{name}") \
+            .sink_to(sink).name(f"metrics-{name}").uid(f"metrics-{name}")
         windows.get_side_output(late).map(CountLate(name), output_type=Types.STRING()) \
                .name(f"late-{name}").uid(f"late-{name}")
 

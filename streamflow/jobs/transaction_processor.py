@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pyflink.common import Row, Types
-from pyflink.datastream import OutputTag, ProcessFunction, StreamExecutionEnvironment
+from pyflink.datastream import OutputTag, StreamExecutionEnvironment
 
 from streamflow.stream import (
     PgBatchWriter,
@@ -15,7 +15,6 @@ from streamflow.stream import (
     kafka_sink,
     kafka_stream,
     metric_counter,
-    row_type,
     run_job,
     writer_dsn,
 )
@@ -24,7 +23,7 @@ from ..config import Settings
 from ..models import Transaction, parse_record
 
 # %% auto #0
-__all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'Validate', 'build', 'main']
+__all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'ValidateToBronze', 'build', 'main']
 
 # %% ../../nbs/41_transaction_processor.ipynb
 JOB = "transaction-processor"
@@ -52,27 +51,28 @@ def validate(
             tx.transaction_id, tx.timestamp.isoformat(), raw.decode("utf-8")), None
 
 # %% ../../nbs/41_transaction_processor.ipynb
-class Validate(ProcessFunction):
-    "Parse and validate raw Kafka rows; valid rows out, rejects to the dead-letter side output."
+BRONZE_SQL = """INSERT INTO bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, event_time, payload)
+SELECT t, p, o, k, i, e::timestamptz, j::jsonb
+FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(t, p, o, k, i, e, j)
+ON CONFLICT DO NOTHING"""  # duplicates of the lineage key (topic, partition, offset) are dropped
+
+# %% ../../nbs/41_transaction_processor.ipynb
+class ValidateToBronze(PgBatchWriter):
+    "Validate raw Kafka rows: valid ones buffered for bronze (checkpointed), rejects to the dead-letter side output."
 
     def open(self, ctx):
+        super().open(ctx)
         self.validated = metric_counter(ctx, "events_validated")
         self.dead = metric_counter(ctx, "events_dead_lettered")
 
     def process_element(self, value, ctx):
         row, dead = validate(value[0], value[1], value[2], value[3], epoch_ms(value[4]), value[5])
-        if row is not None:
-            self.validated.inc()
-            yield Row(*row)
-        else:
+        if row is None:
             self.dead.inc()
             yield DLQ_TAG, dead
-
-# %% ../../nbs/41_transaction_processor.ipynb
-BRONZE_SQL = """INSERT INTO bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, event_time, payload)
-SELECT t, p, o, k, i, e::timestamptz, j::jsonb
-FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(t, p, o, k, i, e, j)
-ON CONFLICT DO NOTHING"""  # duplicates of the lineage key (topic, partition, offset) are dropped
+            return
+        self.validated.inc()
+        yield from super().process_element(Row(*row), ctx)
 
 # %% ../../nbs/41_transaction_processor.ipynb
 def build(
@@ -83,11 +83,11 @@ def build(
     "Wire Kafka `transactions.raw` → validate → bronze.raw_transactions, rejects → transactions.dlq."
     t = cfg.kafka.topics
     raw = kafka_stream(env, cfg, "raw_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{JOB}", with_key=True)
-    valid = raw.process(Validate(), output_type=row_type(BRONZE_FIELDS)).name("validate").uid("validate")
-    valid.get_side_output(DLQ_TAG).sink_to(kafka_sink(cfg, t.dlq.name)).name("dlq-sink").uid("dlq-sink")
-    writer = PgBatchWriter(dsn or writer_dsn(cfg), BRONZE_SQL, BRONZE_FIELDS, cfg.flink.sink_batch_size, cfg.flink.sink_flush_interval_ms, "bronze_transactions")
-    (valid.key_by(lambda r: r[1], key_type=Types.INT())
-          .process(writer).name("bronze-writer").uid("bronze-writer"))
+    op = ValidateToBronze(dsn or writer_dsn(cfg), BRONZE_SQL, BRONZE_FIELDS, cfg.flink.sink_batch_size,
+                          cfg.flink.sink_flush_interval_ms, "bronze_transactions")
+    out = (raw.key_by(lambda r: r[2], key_type=Types.INT())  # by Kafka partition
+              .process(op, output_type=Types.STRING()).name("validate-to-bronze").uid("validate-to-bronze"))
+    out.get_side_output(DLQ_TAG).sink_to(kafka_sink(cfg, t.dlq.name)).name("dlq-sink").uid("dlq-sink")
 
 def main(argv: list[str] | None = None) -> None:
     "Run the job until it is stopped: local MiniCluster, or `--cluster` under the Kubernetes operator."

@@ -227,4 +227,6 @@ def test_aggregator_windows_match_offline(stack: Settings, world: dict):
         count, cents, fraud = offline[k]
         assert (m["count"], round(m["sum"] * 100), m["fraud_count"]) == (count, cents, fraud), (k, m)
     m = runner.job_metrics(stack, "realtime-aggregator")
-    assert m is not None and sum(v for k, v in m.items() if k.startswith("events_late")) == 0
+    late = sum(v for k, v in m.items() if k.startswith("events_late")) if m else None
+    # only the blacklist test's two back-dated events may be late (once per window size); none of the batches
+    assert late is not None and late <= 2 * len(SIZES), late
