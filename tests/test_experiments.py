@@ -1,5 +1,6 @@
 """The research notebooks are reproducible: the rule-tuning notebook run twice by papermill gives identical JSON,
-and a default run (write_config=False) leaves config/ untouched."""
+and a default run (write_config=False) leaves config/ untouched. (nbdev_test runs both notebooks at their small
+defaults, including generator_fit's tolerance asserts.)"""
 import hashlib
 import json
 import os
@@ -39,8 +40,3 @@ def test_rule_tuning_is_reproducible_and_leaves_config_alone(tmp_path):
     assert 0.25 <= min(tuned["weights"].values()) and max(tuned["weights"].values()) <= 1.0
     assert tuned["per_pattern_recall"]["blacklisted"] == 1.0
 
-
-def test_generator_fit_within_tolerance(tmp_path):
-    r = _papermill("generator_fit.ipynb", tmp_path / "fit", n=20000, seed=5)
-    assert all(v["ok"] for v in r["amount_quantiles"].values()) and all(v["ok"] for v in r["shares"].values())
-    assert r["parameters"] == {"seed": 5, "n": 20000}
