@@ -7,7 +7,7 @@ UV := $(BIN)/uv
 EVENTS ?= 20000
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup jars demo down test test-unit test-nb lint typecheck check-export validate-deploy airflow lab clean
+.PHONY: help setup jars demo down test test-unit test-nb lint typecheck check-export validate-deploy airflow experiments lab clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ validate-deploy: setup ## offline validation of deploy/ (schemas, HCL, metrics, 
 down: ## stop the local jobs and services (data is kept in .run/)
 	-$(BIN)/streamflow jobs stop
 	$(BIN)/streamflow services down
+
+experiments: setup ## research notebooks by papermill (N=events per seed) -> outputs/experiments/*.html, *.json
+	tools/experiments.sh $(if $(N),--n $(N))
 
 airflow: setup ## Airflow standalone with the project's DAGs (UI on 127.0.0.1:18080)
 	$(BIN)/python -c "from streamflow.config import load_config; from streamflow.batch import airflow_standalone; airflow_standalone(load_config())"
