@@ -39,6 +39,29 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+def _free_port_block(n: int) -> int:
+    "The first of `n` consecutive free loopback ports (the jobs' metrics ports are `metrics_port` + 0, 1, 2)."
+    import random
+    import socket
+
+    rng = random.Random(os.getpid())
+    for _ in range(500):
+        base = rng.randint(20_000, 30_000)  # below the kernel's ephemeral range, so `free_port` picks never collide
+        socks: list[socket.socket] = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no block of {n} free ports")
+
+
 def _reap_stale_stacks() -> None:
     "Stop and remove test stacks left behind by a pytest run that was killed before its teardown."
     import psutil
@@ -79,6 +102,7 @@ def stack() -> Iterator[Settings]:
     mp.setenv("STREAMFLOW__POSTGRES__PORT", str(pg_port))
     mp.setenv("STREAMFLOW_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}")
     mp.setenv("STREAMFLOW__KAFKA__CONTROLLER_PORT", str(controller_port))
+    mp.setenv("STREAMFLOW__FLINK__METRICS_PORT", str(_free_port_block(3)))  # a running dev stack keeps the defaults
     cfg = load_config()
     try:
         up(cfg)
