@@ -23,6 +23,7 @@ from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import load_blacklist, score_events
 from streamflow.stream import dlq_original, produce_events, publish_blacklist, publish_blacklist_file, read_topic
+from streamflow.warehouse import connect
 
 pytestmark = [pytest.mark.streaming, pytest.mark.integration]
 
@@ -102,6 +103,8 @@ def world(stack: Settings, tmp_path_factory) -> dict:
     lines = [line.rstrip(b"\n") for line in path.read_bytes().splitlines() if line.strip()]
     blacklist = load_blacklist(sidecar_paths(path)["blacklist"])
     publish_blacklist_file(stack, sidecar_paths(path)["blacklist"])  # before the jobs start: in their snapshot
+    with connect(stack) as conn:  # the session's stack is shared: earlier test modules wrote bronze rows directly
+        conn.execute("TRUNCATE bronze.raw_transactions, bronze.raw_fraud_alerts")
     runner.start(stack, fresh=True)
     try:
         runner.wait_running(stack, timeout=TIMEOUT)
