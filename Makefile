@@ -7,7 +7,7 @@ UV := $(BIN)/uv
 EVENTS ?= 20000
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup jars demo down test test-unit test-nb lint typecheck check-export validate-deploy airflow experiments lab clean
+.PHONY: help setup jars demo down test test-unit test-chaos test-nb lint typecheck check-export validate-deploy airflow experiments bench lab clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,8 +40,11 @@ check-export: setup ## nbdev_export must not change the committed package
 test-nb: setup ## run the notebooks' own tests
 	$(BIN)/nbdev_test --n_workers 2
 
-test-unit: setup ## the pytest suite (unit, integration, deploy)
-	$(BIN)/pytest
+test-unit: setup ## the pytest suite (unit, integration, streaming, batch, deploy; not chaos)
+	$(BIN)/pytest -m "not chaos"
+
+test-chaos: setup ## fault tests: kill/restart Kafka, Flink, PostgreSQL; hostile input; backpressure
+	$(BIN)/pytest -m chaos tests/chaos
 
 lint: setup ## ruff
 	$(BIN)/ruff check streamflow tests tools dags
@@ -61,6 +64,9 @@ experiments: setup ## research notebooks by papermill (N=events per seed) -> out
 
 airflow: setup ## Airflow standalone with the project's DAGs (UI on 127.0.0.1:18080)
 	$(BIN)/python -c "from streamflow.config import load_config; from streamflow.batch import airflow_standalone; airflow_standalone(load_config())"
+
+bench: setup ## benchmark: floors, end-to-end drain, latency, warehouse, memory (BENCH_ARGS=...)
+	$(BIN)/streamflow bench $(BENCH_ARGS)
 
 lab: setup ## JupyterLab on the project's venv with nbs/ open
 	$(BIN)/python -m ipykernel install --sys-prefix --name streamflow --display-name "StreamFlow (.venv)"
