@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'Paths', 'Topic', 'Topics', 'Kafka', 'PgRoles', 'Postgres', 'Generator',
            'Flink', 'Airflow', 'HighValueRule', 'VelocityRule', 'GeographicRule', 'TimeAnomalyRule', 'BlacklistRule',
-           'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides', 'find_root', 'load_config']
+           'Corroboration', 'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides', 'find_root',
+           'load_config']
 
 # %% ../nbs/01_config.ipynb #77c66cc1
 class _Section(BaseModel):
@@ -116,8 +117,13 @@ class TimeAnomalyRule(_Rule):
 class BlacklistRule(_Rule):
     pass
 
+class Corroboration(_Section):
+    weight: float = Field(default=0.0, ge=0, le=1)  # bonus per corroborating rule beyond the first (0: off)
+    min_score: float = Field(default=0.25, gt=0, le=1)  # raw score from which a rule's evidence corroborates
+
 class FraudRules(_Section):
     threshold: float = Field(default=0.7, gt=0, le=1)
+    corroboration: Corroboration = Corroboration()
     high_value: HighValueRule
     velocity: VelocityRule
     geographic: GeographicRule
