@@ -375,18 +375,57 @@ def _blocks(parsed: dict, kind: str) -> Iterator[tuple[str, str, dict]]:
                 yield _unquote(type_), _unquote(name), body
 
 
+MANIFESTS_MODULE = "manifests"  # the shared module: applies every document of the files it is given
+K8S_PREFIX = "${var.k8s_dir}/"
+
+
+def _module_calls(tf: Path) -> Iterator[tuple[str, dict]]:
+    "(name, body) of every `module` block of a .tf file that calls the shared manifests module."
+    try:
+        parsed = hcl2.loads(tf.read_text(encoding="utf-8"))
+    except Exception:  # reported by check_hcl
+        return
+    for entry in parsed.get("module", []):
+        for name, body in entry.items():
+            if _unquote(str(body.get("source", ""))).rstrip("/").split("/")[-1] == MANIFESTS_MODULE:
+                yield _unquote(name), body
+
+
 def terraform_k8s_files(root: Path) -> dict[str, str]:
-    "`deploy/k8s` file -> the module that reads it (`file(\"${var.k8s_dir}/...\")`, with `toset([...])` expanded)."
+    "`deploy/k8s` file -> the module that applies it (`files` of its manifests module call) or reads it (`file()`)."
     out: dict[str, str] = {}
     for tf in sorted((root / "deploy" / "terraform" / "modules").glob("*/*.tf")):
-        text = tf.read_text(encoding="utf-8")
-        for m in re.finditer(r'\$\{var\.k8s_dir\}/([\w./-]+?)(\$\{each\.value\})?"', text):
-            if m.group(2):  # a folder + the names of the for_each set just above
-                sets = re.findall(r"toset\(\[([^\]]*)\]\)", text[: m.start()])
-                names = re.findall(r'"([^"]+)"', sets[-1]) if sets else []
-                out.update({m.group(1) + n: tf.parent.name for n in names})
-            else:
-                out[m.group(1)] = tf.parent.name
+        if tf.parent.name == MANIFESTS_MODULE:
+            continue
+        for _, body in _module_calls(tf):
+            for f in body.get("files") or []:
+                f = _unquote(str(f))
+                if f.startswith(K8S_PREFIX):
+                    out[f[len(K8S_PREFIX):]] = tf.parent.name
+        for m in re.finditer(r'file\("\$\{var\.k8s_dir\}/([\w./-]+?)"\)', tf.read_text(encoding="utf-8")):
+            out[m.group(1)] = tf.parent.name  # Helm values and the namespaces unit's own manifest
+    return out
+
+
+def check_manifest_modules(root: Path) -> list[Finding]:
+    "Each call of the shared manifests module lists deploy/k8s files and waits for a Helm release of its unit."
+    out = []
+    modules = root / "deploy" / "terraform" / "modules"
+    if not (modules / MANIFESTS_MODULE / "main.tf").is_file():
+        return [Finding(rel(modules, root), MANIFESTS_MODULE, "the shared manifests module is missing")]
+    shared = "\n".join(p.read_text(encoding="utf-8") for p in (modules / MANIFESTS_MODULE).glob("*.tf"))
+    if "var.k8s_dir" in shared or 'resource "kubectl_manifest"' not in shared:
+        out.append(Finding(rel(modules / MANIFESTS_MODULE, root), "main.tf",
+                           "the shared module applies the files it is given (kubectl_manifest) and names none itself"))
+    for tf in sorted(modules.glob("*/*.tf")):
+        for name, body in _module_calls(tf):
+            files = [_unquote(str(f)) for f in body.get("files") or []]
+            if not files or not all(f.startswith(K8S_PREFIX) for f in files):
+                out.append(Finding(rel(tf, root), f"module.{name}", f"files must be {K8S_PREFIX}... paths"))
+            deps = [str(d) for d in body.get("depends_on") or []]
+            if not any("helm_release." in d for d in deps):
+                out.append(Finding(rel(tf, root), f"module.{name}", "must depend on the Helm release of the operator "
+                                   "that serves its kinds (depends_on), or its resources are applied before the CRDs"))
     return out
 
 
@@ -400,7 +439,7 @@ def check_applied_files(root: Path) -> list[Finding]:
         r = str(p.relative_to(base))
         if r not in used:
             out.append(Finding(f"deploy/k8s/{r}", "terraform", "no Terraform module applies this file"))
-    return out
+    return out + check_manifest_modules(root)
 
 
 def check_hcl(root: Path) -> list[Finding]:

@@ -465,8 +465,29 @@ def test_every_manifest_is_applied_by_terraform(tree):
     extra = tree / "deploy" / "k8s" / "postgres" / "pooler.yaml"
     extra.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: streamflow-data}\n")
     tf = tree / "deploy" / "terraform" / "modules" / "strimzi-kafka" / "main.tf"
-    tf.write_text(tf.read_text().replace('"users.yaml"', '"user.yaml"'))
+    tf.write_text(tf.read_text().replace('/kafka/users.yaml"', '/kafka/user.yaml"'))
     found = {(f.path, f.message) for f in V.check_hcl(tree)}
     assert ("deploy/k8s/postgres/pooler.yaml", "no Terraform module applies this file") in found
     assert ("deploy/k8s/kafka/users.yaml", "no Terraform module applies this file") in found
     assert ("deploy/terraform/modules/strimzi-kafka", "reads a deploy/k8s file that does not exist") in found
+
+
+def test_four_units_apply_their_manifests_through_the_shared_module(tree):
+    "strimzi-kafka, flink-operator, cloudnativepg and monitoring each call modules/manifests after their operator."
+    modules = ROOT / "deploy" / "terraform" / "modules"
+    calls = {tf.parent.name: dict(V._module_calls(tf)) for tf in modules.glob("*/main.tf")}
+    users = {m for m, c in calls.items() if c}
+    assert users == {"strimzi-kafka", "flink-operator", "cloudnativepg", "monitoring"}
+    for m in users:
+        (body,) = calls[m].values()
+        assert any("helm_release." in str(d) for d in body["depends_on"]), m
+        assert 'resource "kubectl_manifest"' not in (modules / m / "main.tf").read_text(), m  # no copy of the pattern
+    assert V.check_manifest_modules(tree) == []
+    tf = tree / "deploy" / "terraform" / "modules" / "monitoring" / "main.tf"
+    tf.write_text(tf.read_text().replace("  depends_on = [helm_release.kube_prometheus_stack]\n", ""))
+    assert [f.where for f in V.check_manifest_modules(tree)] == ["module.manifests"]
+    shared = tree / "deploy" / "terraform" / "modules" / "manifests" / "main.tf"
+    shared.write_text(shared.read_text() + '\nlocals { extra = file("${var.k8s_dir}/kafka/users.yaml") }\n')
+    assert "deploy/terraform/modules/manifests" in {f.path for f in V.check_manifest_modules(tree)}
+    shutil.rmtree(shared.parent)
+    assert [f.message for f in V.check_hcl(tree)] == ["the shared manifests module is missing"]

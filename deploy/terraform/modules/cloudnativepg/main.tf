@@ -32,21 +32,12 @@ resource "helm_release" "barman_cloud" {
   depends_on = [helm_release.cert_manager, helm_release.cnpg]
 }
 
-# Every document of the listed files in deploy/k8s/postgres, applied server-side once the operator above runs.
-# kubectl_manifest (alekc/kubectl) does not need the CRDs at plan time, so one apply works on a fresh cluster.
-data "kubectl_file_documents" "this" {
-  for_each = toset(["cluster.yaml", "migrate-job.yaml"])
-  content  = file("${var.k8s_dir}/postgres/${each.value}")
-}
-
-locals {
-  manifests = merge([for f, d in data.kubectl_file_documents.this : d.manifests]...)
-}
-
-resource "kubectl_manifest" "this" {
-  for_each          = local.manifests
-  yaml_body         = each.value
-  server_side_apply = true
-  wait              = true
-  depends_on        = [helm_release.barman_cloud]
+# Every document of these deploy/k8s/postgres files, applied server-side once the operator above runs.
+module "manifests" {
+  source = "../manifests"
+  files = [
+    "${var.k8s_dir}/postgres/cluster.yaml",
+    "${var.k8s_dir}/postgres/migrate-job.yaml",
+  ]
+  depends_on = [helm_release.barman_cloud]
 }

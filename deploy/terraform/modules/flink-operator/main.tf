@@ -11,21 +11,15 @@ resource "helm_release" "flink_operator" {
   timeout    = 600
 }
 
-# Every document of the listed files in deploy/k8s/flink, applied server-side once the operator above runs.
-# kubectl_manifest (alekc/kubectl) does not need the CRDs at plan time, so one apply works on a fresh cluster.
-data "kubectl_file_documents" "this" {
-  for_each = toset(["state-pvc.yaml", "session-cluster.yaml", "transaction-processor.yaml", "fraud-detector.yaml", "realtime-aggregator.yaml"])
-  content  = file("${var.k8s_dir}/flink/${each.value}")
-}
-
-locals {
-  manifests = merge([for f, d in data.kubectl_file_documents.this : d.manifests]...)
-}
-
-resource "kubectl_manifest" "this" {
-  for_each          = local.manifests
-  yaml_body         = each.value
-  server_side_apply = true
-  wait              = true
-  depends_on        = [helm_release.flink_operator]
+# Every document of these deploy/k8s/flink files, applied server-side once the operator above runs.
+module "manifests" {
+  source = "../manifests"
+  files = [
+    "${var.k8s_dir}/flink/state-pvc.yaml",
+    "${var.k8s_dir}/flink/session-cluster.yaml",
+    "${var.k8s_dir}/flink/transaction-processor.yaml",
+    "${var.k8s_dir}/flink/fraud-detector.yaml",
+    "${var.k8s_dir}/flink/realtime-aggregator.yaml",
+  ]
+  depends_on = [helm_release.flink_operator]
 }

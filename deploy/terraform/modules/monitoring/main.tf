@@ -11,21 +11,13 @@ resource "helm_release" "kube_prometheus_stack" {
   timeout    = 900
 }
 
-# Every document of the listed files in deploy/k8s/monitoring, applied server-side once the operator above runs.
-# kubectl_manifest (alekc/kubectl) does not need the CRDs at plan time, so one apply works on a fresh cluster.
-data "kubectl_file_documents" "this" {
-  for_each = toset(["podmonitors.yaml", "prometheusrule.yaml", "dashboards.yaml"])
-  content  = file("${var.k8s_dir}/monitoring/${each.value}")
-}
-
-locals {
-  manifests = merge([for f, d in data.kubectl_file_documents.this : d.manifests]...)
-}
-
-resource "kubectl_manifest" "this" {
-  for_each          = local.manifests
-  yaml_body         = each.value
-  server_side_apply = true
-  wait              = true
-  depends_on        = [helm_release.kube_prometheus_stack]
+# Every document of these deploy/k8s/monitoring files, applied server-side once the operator above runs.
+module "manifests" {
+  source = "../manifests"
+  files = [
+    "${var.k8s_dir}/monitoring/podmonitors.yaml",
+    "${var.k8s_dir}/monitoring/prometheusrule.yaml",
+    "${var.k8s_dir}/monitoring/dashboards.yaml",
+  ]
+  depends_on = [helm_release.kube_prometheus_stack]
 }

@@ -1,4 +1,4 @@
 output "applied" {
   description = "Kind/name of every manifest this unit applied."
-  value       = sort([for m in kubectl_manifest.this : "${m.kind}/${m.name}"])
+  value       = module.manifests.applied
 }

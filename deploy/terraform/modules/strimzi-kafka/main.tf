@@ -11,21 +11,13 @@ resource "helm_release" "strimzi" {
   timeout    = 600
 }
 
-# Every document of the listed files in deploy/k8s/kafka, applied server-side once the operator above runs.
-# kubectl_manifest (alekc/kubectl) does not need the CRDs at plan time, so one apply works on a fresh cluster.
-data "kubectl_file_documents" "this" {
-  for_each = toset(["kafka.yaml", "topics.yaml", "users.yaml"])
-  content  = file("${var.k8s_dir}/kafka/${each.value}")
-}
-
-locals {
-  manifests = merge([for f, d in data.kubectl_file_documents.this : d.manifests]...)
-}
-
-resource "kubectl_manifest" "this" {
-  for_each          = local.manifests
-  yaml_body         = each.value
-  server_side_apply = true
-  wait              = true
-  depends_on        = [helm_release.strimzi]
+# Every document of these deploy/k8s/kafka files, applied server-side once the operator above runs.
+module "manifests" {
+  source = "../manifests"
+  files = [
+    "${var.k8s_dir}/kafka/kafka.yaml",
+    "${var.k8s_dir}/kafka/topics.yaml",
+    "${var.k8s_dir}/kafka/users.yaml",
+  ]
+  depends_on = [helm_release.strimzi]
 }
