@@ -10,7 +10,7 @@ Checks, each returning a list of `Finding`s (an empty list means the check passe
   Terragrunt dependency graph matches the design's order;
 - the generated files (KafkaTopics from `config/default.yaml`, dashboard ConfigMaps from the JSON) are up to date;
 - dashboards and alert rules reference only metrics the exporters emit (`metrics_catalog.yaml`);
-- the summed requests fit the design's budget (with the stated tolerance and accepted residual), every limit fits
+- the summed requests fit the design's budget (with the stated tolerance, no residual), every limit fits
   the node, and the summed memory limits stay within the declared overcommit of allocatable memory (`deploy/budget.yaml`).
 
 Run `python deploy/validate/validate.py` (exit code 1 on any finding) or `--render` to regenerate the generated files.
@@ -750,14 +750,36 @@ def allocatable(budget: dict) -> tuple[float, float]:
     return cpu(node["cpu"]) - cpu(reserved["cpu"]), mem(node["memory"]) - mem(reserved["memory"])
 
 
+BUDGET_KEYS = {"node", "system_reserved", "requests", "tolerance", "memory_limit_overcommit", "helm_releases", "fixed"}
+
+
 def request_ceilings(budget: dict) -> tuple[float, float]:
-    "What the summed requests may reach: the design's budget x (1 + tolerance), plus the accepted memory residual."
+    "What the summed requests may reach: the design's budget x (1 + tolerance); there is no other slack."
     tol = float(budget.get("tolerance", 0))
     if not 0 <= tol <= 0.1:
         raise ValueError(f"tolerance {tol} must be a small fraction (at most 0.1)")
-    residual = budget.get("accepted_residual") or {}
-    return (cpu(budget["requests"]["cpu"]) * (1 + tol) + cpu(residual.get("cpu", 0)),
-            mem(budget["requests"]["memory"]) * (1 + tol) + mem(residual.get("memory", 0)))
+    return cpu(budget["requests"]["cpu"]) * (1 + tol), mem(budget["requests"]["memory"]) * (1 + tol)
+
+
+def switched_off(values: dict, path: str) -> str | None:
+    "The `x.enabled` key that switches off the component whose resources are at `path`, if any."
+    parts = path.split(".")[:-1]
+    for i in range(len(parts), 0, -1):
+        if _get(values, ".".join(parts[:i]) + ".enabled") is False:
+            return ".".join(parts[:i]) + ".enabled"
+    return None
+
+
+def unlisted_components(values: Any, listed: set[str], prefix: str = "") -> list[str]:
+    "Resources paths of components the values switch on (`enabled: true` next to `resources`) that are not listed."
+    if not isinstance(values, dict):
+        return []
+    out = []
+    if values.get("enabled") is True and "resources" in values and f"{prefix}resources" not in listed:
+        out.append(f"{prefix}resources")
+    for k, v in values.items():
+        out += unlisted_components(v, listed, f"{prefix}{k}.")
+    return out
 
 
 def check_budget(root: Path) -> list[Finding]:
@@ -772,12 +794,22 @@ def check_budget(root: Path) -> list[Finding]:
     def fail(where: str, msg: str) -> None:
         out.append(Finding("deploy/budget.yaml", where, msg))
 
+    for key in sorted(set(budget) - BUDGET_KEYS):
+        fail(key, "not a budget key: the requests fit the design's budget with no residual or other slack")
+    for release, spec in budget["helm_releases"].items():
+        values = yload((root / spec["values"]).read_text())
+        listed = {str(e).partition("*")[0] for e in spec["resources"]}
+        for path in sorted(listed):
+            if (off := switched_off(values, path)) is not None:
+                fail(f"{release}/{path}", f"counted, but {off} is false in {spec['values']}")
+        for path in unlisted_components(values, listed):
+            fail(f"{release}/{path}", "enabled in the values but not counted in budget.yaml helm_releases")
     if t["req_cpu"] > min(ceil_cpu, alloc_cpu) + 1e-9:
         fail("requests.cpu", f"requests sum to {t['req_cpu']:.3f} CPU > {ceil_cpu:.3f} allowed "
-                             f"(design {budget['requests']['cpu']} + tolerance + residual)")
+                             f"(design {budget['requests']['cpu']} + tolerance)")
     if t["req_mem"] > min(ceil_mem, alloc_mem) + 0.5:
         fail("requests.memory", f"requests sum to {t['req_mem'] / 2**30:.2f} GiB > {ceil_mem / 2**30:.2f} GiB allowed "
-                                f"(design {budget['requests']['memory']} + tolerance + residual)")
+                                f"(design {budget['requests']['memory']} + tolerance)")
     if not 1 <= over <= 1.5:
         fail("memory_limit_overcommit", f"{over} must be between 1 and 1.5")
     if t["lim_mem"] > alloc_mem * over + 0.5:
@@ -801,13 +833,11 @@ def budget_report(root: Path) -> str:
     lines.append(f"{'TOTAL':62} {t['req_cpu']:8.3f} {t['req_mem'] / 2**20:8.0f} {t['lim_cpu']:8.3f} {t['lim_mem'] / 2**20:8.0f}")
     alloc_cpu, alloc_mem = allocatable(budget)
     d, tol = budget["requests"], float(budget.get("tolerance", 0))
-    residual = mem((budget.get("accepted_residual") or {}).get("memory", 0))
     lines.append(f"requests: {t['req_cpu']:.2f} CPU / {t['req_mem'] / 2**30:.2f} GiB; design budget {d['cpu']} CPU / "
                  f"{d['memory']} (+{tol:.0%} tolerance)")
-    gap = t["req_mem"] - mem(d["memory"]) * (1 + tol)
-    if gap > 0:
-        lines.append(f"WARNING: memory requests exceed the design's budget + tolerance by {gap / 2**20:.0f} MiB "
-                     f"(accepted residual {residual / 2**20:.0f} MiB, docs/DEPLOY.md ADR-2)")
+    free_cpu, free_mem = cpu(d["cpu"]) - t["req_cpu"], mem(d["memory"]) - t["req_mem"]
+    lines.append(f"{'headroom' if min(free_cpu, free_mem) >= 0 else 'OVER'} against the bare design budget: "
+                 f"{free_cpu:+.3f} CPU, {free_mem / 2**20:+.0f} MiB")
     lines.append(f"limits: memory {t['lim_mem'] / 2**30:.2f} GiB = {t['lim_mem'] / alloc_mem:.2f} x allocatable "
                  f"{alloc_mem / 2**30:.2f} GiB (at most {budget['memory_limit_overcommit']} x); CPU limits are "
                  f"compressible and not summed against the {alloc_cpu:.1f} allocatable cores")

@@ -1,5 +1,5 @@
 # Strimzi cluster operator (watching streamflow-kafka), then the Kafka cluster, its topics (generated from
-# config/default.yaml) and users.
+# config/default.yaml). No KafkaUsers: no client authenticates yet (deploy/k8s/kafka/kafka.yaml).
 resource "helm_release" "strimzi" {
   name       = "strimzi"
   namespace  = "streamflow-kafka"
@@ -17,7 +17,6 @@ module "manifests" {
   files = [
     "${var.k8s_dir}/kafka/kafka.yaml",
     "${var.k8s_dir}/kafka/topics.yaml",
-    "${var.k8s_dir}/kafka/users.yaml",
   ]
   depends_on = [helm_release.strimzi]
 }
