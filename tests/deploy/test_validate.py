@@ -521,3 +521,35 @@ def test_four_units_apply_their_manifests_through_the_shared_module(tree):
     assert "deploy/terraform/modules/manifests" in {f.path for f in V.check_manifest_modules(tree)}
     shutil.rmtree(shared.parent)
     assert [f.message for f in V.check_hcl(tree)] == ["the shared manifests module is missing"]
+
+
+def _flink_memory(tmp_path: Path, conf: dict, mode: str) -> dict[str, int]:
+    "The JVM sizes Flink 2.2's own memory utilities derive from `conf` (what the pods' entrypoints run)."
+    pyflink = importlib.util.find_spec("pyflink")
+    assert pyflink and pyflink.submodule_search_locations
+    home = Path(list(pyflink.submodule_search_locations)[0])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(conf))
+    cp = f"{home / 'bin' / 'bash-java-utils.jar'}:{home / 'lib'}/*"
+    out = subprocess.run(["java", "-cp", cp, "org.apache.flink.runtime.util.bash.BashJavaUtils", mode,
+                          "--configDir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    jvm = next(line for line in out.stdout.splitlines() if line.startswith("BASH_JAVA_UTILS_EXEC_RESULT:-Xmx"))
+    return {k: int(v) for k, v in re.findall(r"-(Xmx|XX:MaxMetaspaceSize=|XX:MaxDirectMemorySize=)(\d+)", jvm)}
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="needs a JVM (the Kafka and Flink tests need one too)")
+def test_flink_memory_model_is_what_flink_derives(tmp_path):
+    "Flink 2.2.1 accepts the session cluster's memory settings at the process sizes the budget counts."
+    c = one("deploy/k8s/flink/session-cluster.yaml", "FlinkDeployment")
+    conf = {k: v for k, v in c["spec"]["flinkConfiguration"].items() if ".memory." in k and not k.startswith("kubernetes.")}
+    conf["jobmanager.memory.process.size"] = c["spec"]["jobManager"]["resource"]["memory"]
+    conf["taskmanager.memory.process.size"] = c["spec"]["taskManager"]["resource"]["memory"]
+    tm = _flink_memory(tmp_path, conf, "GET_TM_RESOURCE_PARAMS")
+    jm = _flink_memory(tmp_path, conf, "GET_JM_RESOURCE_PARAMS")
+    mib = 2**20
+    assert tm["Xmx"] == (64 + 240) * mib and tm["XX:MaxMetaspaceSize="] == 160 * mib  # framework + task heap
+    assert tm["XX:MaxDirectMemorySize="] == (64 + 32) * mib  # framework off-heap + network
+    assert jm["Xmx"] == 192 * mib and jm["XX:MaxMetaspaceSize="] == 128 * mib
+    conf["taskmanager.memory.process.size"] = "512m"  # too small for the fixed parts: Flink refuses it
+    with pytest.raises(AssertionError):
+        _flink_memory(tmp_path, conf, "GET_TM_RESOURCE_PARAMS")
