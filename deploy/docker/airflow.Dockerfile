@@ -1,9 +1,12 @@
 # syntax=docker/dockerfile:1.7
-# The Airflow image: official Airflow 3.3.2 on Python 3.11, with the DAGs, the SQL, the notebooks the DAGs run
+# The Airflow image: official (slim) Airflow 3.3.2 on Python 3.11, with the DAGs, the SQL, the notebooks the DAGs run
 # through papermill, and the streamflow package baked in (no git-sync, no DAG volume).
 # Build from the repository root:
 #   docker build -f deploy/docker/airflow.Dockerfile -t ghcr.io/streamflow/streamflow-airflow:$(sed -n "s/^version = //p" settings.ini) .
-ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
+# The slim image: Airflow without the ~20 providers of the default image, which every Airflow process imports the
+# metadata of. Only the three providers the DAGs use are installed below; the memory requests of the Airflow
+# components were measured this way (deploy/k8s/airflow/values.yaml).
+ARG AIRFLOW_IMAGE=apache/airflow:slim-3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
 ENV STREAMFLOW_HOME=/opt/streamflow
 # the project root inside the image (config/, sql/, dags/, and a writable .run/ for runtime files)

@@ -935,7 +935,8 @@ def check_docker(root: Path) -> list[Finding]:
                 out += [Finding(rel(path, root), f"COPY {src}", "source does not exist in the repository")
                         for src in srcs if not (root / src).exists()]
     flink_tag = args.get("flink.Dockerfile", {}).get("FLINK_IMAGE", "").partition(":")[2].split("-")[0]
-    airflow_tag = args.get("airflow.Dockerfile", {}).get("AIRFLOW_IMAGE", "").partition(":")[2].split("-")[0]
+    airflow_tag = (args.get("airflow.Dockerfile", {}).get("AIRFLOW_IMAGE", "").partition(":")[2]
+                   .removeprefix("slim-").split("-")[0])  # apache/airflow:[slim-]<version>-python<x.y>
     version = _project_version(root)
     session_jobs = False
     if flink_tag and flink_tag != _pin(root, "apache-flink"):
