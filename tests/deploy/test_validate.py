@@ -300,6 +300,8 @@ def test_alerts_cover_the_design():
     dags = {p.stem for p in (ROOT / "dags").glob("*.py")}
     assert dags and all(f'{d}' in sla for d in dags), (dags, sla)  # every DAG has a freshness SLA
     assert "0.80" in exprs["PersistentVolumeFillingUp"]
+    # local-path volumes report no kubelet_volume_stats: the disk they share is watched instead
+    assert "0.80" in exprs["LocalPathDiskFillingUp"] and "node_filesystem_avail_bytes" in exprs["LocalPathDiskFillingUp"]
     # one session cluster: a job that was never submitted has no runningState series, so it is alerted on by name
     assert "< 3" in exprs["FlinkJobMissing"] and "absent(" in exprs["FlinkJobMissing"]
     assert all(j in exprs["FlinkJobMissing"] for j in JOBS)
