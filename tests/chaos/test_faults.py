@@ -20,6 +20,7 @@ from chaos_helpers import (
     assert_no_loss_no_duplicates_parity,
     consumer_lag,
     diagnostics,
+    end_offsets,
     job_groups,
     job_output,
     kill_broker,
@@ -34,7 +35,7 @@ from streamflow.jobs import runner
 from streamflow.local import kafka
 
 RATE = float(os.environ.get("STREAMFLOW_CHAOS_RATE", "1000"))  # events/s while a fault is injected (faster than the jobs)
-KILL_AT = 0.3  # inject the fault once this share of the events is in bronze
+KILL_AT = 0.4  # inject the fault once this share of the events is on the topic (and some already in bronze)
 TIMEOUT = timeout_for(EVENTS)
 
 
@@ -49,10 +50,18 @@ def _start(s: Slice, jobs=CORE_JOBS) -> dict[str, int]:
     return {j: runner.job_pid(s.cfg, j) for j in jobs}  # type: ignore[misc]
 
 
-def _mid_stream(s: Slice, n: int, producer: BackgroundProducer) -> int:
-    "Wait until KILL_AT of the events are in bronze; the bronze count then."
-    wait_until(lambda: _bronze(s.cfg) >= n * KILL_AT, TIMEOUT, "mid-stream", s.cfg)
-    return _bronze(s.cfg)
+def _produced(s: Slice) -> int:
+    "Records on the transactions topic since the test began."
+    topic = s.cfg.kafka.topics.transactions.name
+    return sum(hi - s.start[topic].get(p, 0) for p, hi in end_offsets(s.cfg, topic).items())
+
+
+def _mid_stream(s: Slice, n: int, producer: BackgroundProducer) -> dict:
+    "Wait until KILL_AT of the events are produced and the jobs are writing bronze; where the stream is then."
+    wait_until(lambda: _produced(s) >= n * KILL_AT and _bronze(s.cfg) > 0, TIMEOUT, "mid-stream", s.cfg)
+    at = {"produced": _produced(s), "bronze": _bronze(s.cfg), "producing": producer.is_alive()}
+    assert at["producing"] and at["bronze"] < n, f"the fault must hit mid-stream: {at}"
+    return at
 
 
 @pytest.mark.timeout(TIMEOUT * 3)
@@ -63,7 +72,6 @@ def test_kafka_broker_kill9_and_restart(chaos: Slice, tmp_path):
     producer = BackgroundProducer(cfg, world.lines, rate=RATE)
     producer.start()
     at = _mid_stream(chaos, EVENTS, producer)
-    producing = producer.is_alive()
     t0 = time.monotonic()
     kill_broker(cfg)
     time.sleep(5)  # down for a while: producer and jobs must ride it out
@@ -72,7 +80,7 @@ def test_kafka_broker_kill9_and_restart(chaos: Slice, tmp_path):
     assert producer.result(TIMEOUT) == EVENTS, "every event acknowledged by the idempotent producer"
     res = assert_no_loss_no_duplicates_parity(chaos, world, TIMEOUT)
     restarts = {j: num_restarts(cfg, j) for j in CORE_JOBS}
-    print(f"\nbroker killed at bronze={at} (producer still running: {producing}), down {down_s:.1f}s; {res}; "
+    print(f"\nbroker killed at {at}, down {down_s:.1f}s; {res}; "
           f"job restarts {restarts}")
 
 
@@ -94,7 +102,7 @@ def test_flink_minicluster_kill9_and_restart_from_checkpoint(chaos: Slice, tmp_p
         assert "resuming from checkpoint" in job_output(chaos, j), f"{j} did not resume from its checkpoint"
     assert producer.result(TIMEOUT) == EVENTS
     res = assert_no_loss_no_duplicates_parity(chaos, world, TIMEOUT)
-    print(f"\nMiniClusters killed at bronze={at}; {res}")
+    print(f"\nMiniClusters killed at {at}; {res}")
 
 
 @pytest.mark.timeout(TIMEOUT * 3)
@@ -111,7 +119,7 @@ def test_postgres_restart_mid_stream(chaos: Slice, tmp_path):
     assert {j: runner.job_pid(cfg, j) for j in CORE_JOBS} == pids, \
         "the jobs recovered inside their MiniClusters (restart strategy), without a process restart"
     restarts = {j: num_restarts(cfg, j) for j in CORE_JOBS}
-    print(f"\nPostgreSQL restarted at bronze={at}, down {down_s:.1f}s; {res}; job restarts {restarts}")
+    print(f"\nPostgreSQL restarted at {at}, down {down_s:.1f}s; {res}; job restarts {restarts}")
 
 
 @pytest.mark.timeout(TIMEOUT * 3)
