@@ -88,3 +88,28 @@ def test_zero_events_and_zero_fraud(tmp_path, cfg):
 def test_rejects_impossible_fraud_rate(tmp_path, cfg):
     with pytest.raises(ValueError, match="too high"):
         write_events(tmp_path / "x.jsonl", 10, seed=1, fraud_rate=0.99, cfg=cfg, progress=False)
+
+
+def test_fraud_carries_corroborating_signals_legit_rarely(cfg):
+    """Fraud mostly shows several signals at once (far from home, much larger amount); legitimate purchases rarely do."""
+    import math
+
+    from streamflow.generator import haversine_km
+
+    world = make_world(cfg.generator, load_olist_stats(), seed=12)
+    h = world.habits
+    far, big, n = {}, {}, {}
+    for ev, lab in iter_events(world, 40_000, 12, 0.02):
+        c = int(ev["customer_id"][2:])
+        key = lab.pattern or "legit"
+        n[key] = n.get(key, 0) + 1
+        is_far = haversine_km(ev["latitude"], ev["longitude"], h.lat[c], h.lng[c]) > 150
+        is_big = float(ev["amount"]) > 3 * h.typical_amount[c]
+        far[key] = far.get(key, 0) + is_far
+        big[key] = big.get(key, 0) + (is_far and is_big)
+    share = {k: far[k] / n[k] for k in n}
+    both = {k: big[k] / n[k] for k in n}
+    assert share["account_takeover"] > 0.95 and share["velocity_burst"] > 0.6, share
+    assert share["legit"] < 0.05, share  # trips happen, but most purchases are made near home
+    assert both["account_takeover"] > 0.5 and both["legit"] < 0.002, both  # far *and* much larger: fraud's signature
+    assert math.isclose(sum(n.values()), 40_000)

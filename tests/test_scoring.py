@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from streamflow.config import load_config
+from streamflow.config import Corroboration, load_config
 from streamflow.models import FraudAlert, Transaction, to_json
-from streamflow.rules import TRIGGER_LEVEL, CustomerState, RuleEngine, haversine_km
+from streamflow.rules import TRIGGER_LEVEL, CustomerState, RuleEngine, corroboration_bonus, haversine_km
 from streamflow.scoring import classification_metrics, score_events, score_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,3 +219,30 @@ def test_generated_events_are_detected(tmp_path, rules_cfg):
     assert s["per_pattern_recall"]["blacklisted"] == 1.0  # the blacklist is a hard rule
     assert s["per_pattern_recall"]["impossible_travel"] >= 0.9  # so is travel faster than any plane
     assert s["alert_rate"] < 0.05
+
+
+def test_corroboration_rewards_agreement_only(rules_cfg):
+    """The AND term: no bonus for one rule however strong, weight x (k-1) x weakest for k >= 2 rules at min_score,
+    shared among the contributions; switching it off gives the plain weighted sum."""
+    on = rules_cfg.model_copy(update={"corroboration": Corroboration(weight=0.5, min_score=0.25)})
+    off = rules_cfg.model_copy(update={"corroboration": Corroboration(weight=0.0)})
+    e_on, e_off = RuleEngine(on), RuleEngine(off)
+    seen_bonus = seen_single = 0
+    states_on: dict = {}
+    for tx in make_stream(3000, seed=5):
+        st = states_on.get(tx.customer_id) or CustomerState()
+        r_on, r_off = e_on.score(tx, st, frozenset()), e_off.score(tx, st, frozenset())
+        assert r_on.raw_scores == r_off.raw_scores
+        moderate = [k for k, s in r_on.raw_scores.items() if s >= 0.25]
+        bonus, ids = corroboration_bonus(r_on.raw_scores, on.corroboration)
+        assert ids == (moderate if len(moderate) >= 2 else [])
+        if len(moderate) >= 2:
+            seen_bonus += 1
+            assert math.isclose(bonus, 0.5 * (len(moderate) - 1) * min(r_on.raw_scores[k] for k in moderate))
+            assert math.isclose(r_on.fraud_score, min(1.0, r_off.fraud_score + bonus), abs_tol=1e-12)
+        else:
+            seen_single += 1
+            assert r_on.fraud_score == r_off.fraud_score and r_on.rule_scores == r_off.rule_scores
+        assert math.isclose(min(1.0, sum(r_on.rule_scores.values())), r_on.fraud_score, abs_tol=1e-12)
+        _, states_on[tx.customer_id] = e_on.process(tx, st, frozenset())
+    assert seen_bonus > 10 and seen_single > 100, (seen_bonus, seen_single)
