@@ -4,51 +4,59 @@
 -- copies, in this batch or an earlier one, are dropped), enriches with customer/store/product reference data
 -- and attaches the fraud alert if one has been loaded. Invalid rows are kept, flagged: is_valid = false and
 -- the failed checks in quality_checks (unknown_* entries are warnings and do not make a row invalid).
+-- Cost: two sequential passes over the batch's bronze rows (a narrow one that finds repeated transaction_ids,
+-- then one that parses each payload once with jsonb_to_record); copies are dropped by hash anti-joins against
+-- the (small) set of repeated ids and against silver, so no row is fetched twice by index.
 WITH wm AS (
     SELECT last_id FROM ops.watermarks WHERE pipeline = 'silver.transactions'
 ), hi AS (
     SELECT coalesce(max(b.id), 0) AS id
     FROM bronze.raw_transactions b
     WHERE b.ingested_at <= now() - make_interval(secs => %(settle_seconds)s::float8)
-), ids AS (
-    -- narrow first pass: which bronze rows are new, and the first row of every transaction_id among them
-    SELECT b.id, nullif(b.payload ->> 'transaction_id', '') AS transaction_id
+), counted AS (
+    -- narrow first pass: rows per transaction_id in this batch, and the first bronze row of each
+    SELECT nullif(b.payload ->> 'transaction_id', '') AS transaction_id, min(b.id) AS first_id, count(*) AS copies
     FROM bronze.raw_transactions b, wm, hi
     WHERE b.id > wm.last_id AND b.id <= hi.id
-), firsts AS (
-    SELECT min(i.id) AS id, count(*) AS copies FROM ids i WHERE i.transaction_id IS NOT NULL GROUP BY i.transaction_id
-    UNION ALL
-    SELECT i.id, 1 FROM ids i WHERE i.transaction_id IS NULL
+    GROUP BY 1
+), repeated AS MATERIALIZED (
+    -- usually empty; materialized so it is computed once, not rescanned from `counted` for every row
+    SELECT c.transaction_id, c.first_id FROM counted c WHERE c.copies > 1 AND c.transaction_id IS NOT NULL
 ), fresh AS (
-    -- drop transaction_ids an earlier batch already loaded (duplicates across batches)
-    SELECT b.id, b.topic, b.partition, b."offset", b.ingested_at, b.payload AS p,
-           nullif(b.payload ->> 'transaction_id', '') AS transaction_id
-    FROM firsts f
-    JOIN bronze.raw_transactions b ON b.id = f.id
-    WHERE NOT EXISTS (SELECT 1 FROM silver.transactions s
-                      WHERE s.transaction_id = nullif(b.payload ->> 'transaction_id', ''))
+    -- the batch, each payload parsed once; later copies within the batch and ids silver already has are dropped
+    SELECT b.id, b.topic, b.partition, b."offset", b.ingested_at, x.*
+    FROM bronze.raw_transactions b
+    CROSS JOIN wm
+    CROSS JOIN hi
+    CROSS JOIN LATERAL jsonb_to_record(CASE WHEN jsonb_typeof(b.payload) = 'object' THEN b.payload ELSE '{}' END)
+        AS x(transaction_id text, customer_id text, store_id text, product_id text, amount text, currency text,
+             payment_method text, installments text, latitude text, longitude text, "timestamp" text)
+    WHERE b.id > wm.last_id AND b.id <= hi.id
+      AND NOT EXISTS (SELECT 1 FROM repeated d WHERE d.transaction_id = nullif(x.transaction_id, '') AND d.first_id <> b.id)
+      AND NOT EXISTS (SELECT 1 FROM silver.transactions s WHERE s.transaction_id = nullif(x.transaction_id, ''))
 ), checked AS (
-    -- OFFSET 0 keeps each LATERAL a separate step, so every value is parsed once (not once per reference)
-    SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at, r.transaction_id, v.*, e.errors
+    -- OFFSET 0 keeps each LATERAL a separate step, so every value is cast once (not once per reference)
+    SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at, v.*, e.errors
     FROM fresh r
     CROSS JOIN LATERAL (SELECT
-        nullif(r.p ->> 'customer_id', '') AS customer_id,
-        nullif(r.p ->> 'store_id', '') AS store_id,
-        nullif(r.p ->> 'product_id', '') AS product_id,
-        CASE WHEN pg_input_is_valid(r.p ->> 'amount', 'numeric') THEN (r.p ->> 'amount')::numeric END AS amount,
-        coalesce(r.p ->> 'currency', 'BRL') AS currency,
-        r.p ->> 'payment_method' AS payment_method,
-        CASE WHEN r.p ->> 'installments' IS NULL THEN 1
-             WHEN pg_input_is_valid(r.p ->> 'installments', 'integer') THEN (r.p ->> 'installments')::integer END AS installments,
-        CASE WHEN pg_input_is_valid(r.p ->> 'latitude', 'float8') THEN (r.p ->> 'latitude')::float8 END AS latitude,
-        CASE WHEN pg_input_is_valid(r.p ->> 'longitude', 'float8') THEN (r.p ->> 'longitude')::float8 END AS longitude,
-        CASE WHEN pg_input_is_valid(r.p ->> 'timestamp', 'timestamptz') THEN (r.p ->> 'timestamp')::timestamptz END AS event_time,
-        r.p ->> 'timestamp' AS ts_text
+        nullif(r.transaction_id, '') AS transaction_id,
+        nullif(r.customer_id, '') AS customer_id,
+        nullif(r.store_id, '') AS store_id,
+        nullif(r.product_id, '') AS product_id,
+        CASE WHEN pg_input_is_valid(r.amount, 'numeric') THEN r.amount::numeric END AS amount,
+        coalesce(r.currency, 'BRL') AS currency,
+        r.payment_method,
+        CASE WHEN r.installments IS NULL THEN 1
+             WHEN pg_input_is_valid(r.installments, 'integer') THEN r.installments::integer END AS installments,
+        CASE WHEN pg_input_is_valid(r.latitude, 'float8') THEN r.latitude::float8 END AS latitude,
+        CASE WHEN pg_input_is_valid(r.longitude, 'float8') THEN r.longitude::float8 END AS longitude,
+        CASE WHEN pg_input_is_valid(r."timestamp", 'timestamptz') THEN r."timestamp"::timestamptz END AS event_time,
+        r."timestamp" AS ts_text
         OFFSET 0
     ) v
     CROSS JOIN LATERAL (SELECT
            array_remove(ARRAY[
-               CASE WHEN r.transaction_id IS NULL THEN 'missing_transaction_id' END,
+               CASE WHEN v.transaction_id IS NULL THEN 'missing_transaction_id' END,
                CASE WHEN v.customer_id IS NULL THEN 'missing_customer_id' END,
                CASE WHEN v.store_id IS NULL THEN 'missing_store_id' END,
                CASE WHEN v.amount IS NULL THEN 'missing_or_bad_amount'
@@ -98,7 +106,7 @@ WITH wm AS (
     FROM hi WHERE w.pipeline = 'silver.transactions' AND hi.id > w.last_id
     RETURNING 1
 )
-SELECT (SELECT coalesce(sum(copies), 0) FROM firsts)::bigint AS rows_read,
+SELECT (SELECT coalesce(sum(copies), 0) FROM counted)::bigint AS rows_read,
        (SELECT count(*) FROM ins) AS rows_loaded,
-       (SELECT count(*) FROM ins WHERE NOT is_valid) AS rows_invalid,
-       ((SELECT coalesce(sum(copies), 0) FROM firsts) - (SELECT count(*) FROM ins))::bigint AS duplicates_dropped
+       (SELECT count(*) FILTER (WHERE NOT is_valid) FROM ins) AS rows_invalid,
+       ((SELECT coalesce(sum(copies), 0) FROM counted) - (SELECT count(*) FROM ins))::bigint AS duplicates_dropped
