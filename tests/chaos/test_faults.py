@@ -46,7 +46,7 @@ def _bronze(cfg) -> int:
 def _start(s: Slice, jobs=CORE_JOBS) -> dict[str, int]:
     "Start the jobs from an empty state and wait until they run; their pids."
     runner.start(s.cfg, jobs, fresh=True)
-    runner.wait_running(s.cfg, jobs, timeout=300)
+    runner.wait_running(s.cfg, jobs, timeout=600)  # a cold MiniCluster on a busy 2-core machine
     return {j: runner.job_pid(s.cfg, j) for j in jobs}  # type: ignore[misc]
 
 
@@ -89,15 +89,15 @@ def test_flink_minicluster_kill9_and_restart_from_checkpoint(chaos: Slice, tmp_p
     cfg = chaos.cfg
     world = make_world(cfg, tmp_path, EVENTS, seed=8102)
     _start(chaos)
+    wait_until(lambda: all(runner.status(cfg, [j])[0]["checkpoint"] for j in CORE_JOBS), TIMEOUT,
+               "a first checkpoint of each job", cfg)
     producer = BackgroundProducer(cfg, world.lines, rate=RATE)
     producer.start()
-    wait_until(lambda: all(runner.status(cfg, [j])[0]["checkpoint"] for j in CORE_JOBS), TIMEOUT,
-               "a checkpoint of each job", cfg)
     at = _mid_stream(chaos, EVENTS, producer)
     runner.kill(cfg, CORE_JOBS)  # SIGKILL both MiniClusters (process groups: Python + JVM)
     assert all(runner.job_pid(cfg, j) is None for j in CORE_JOBS)
     runner.start(cfg, CORE_JOBS)  # not fresh: each resumes from its latest retained checkpoint
-    runner.wait_running(cfg, CORE_JOBS, timeout=300)
+    runner.wait_running(cfg, CORE_JOBS, timeout=600)
     for j in CORE_JOBS:
         assert "resuming from checkpoint" in job_output(chaos, j), f"{j} did not resume from its checkpoint"
     assert producer.result(TIMEOUT) == EVENTS

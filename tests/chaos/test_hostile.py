@@ -49,7 +49,7 @@ TIMEOUT = timeout_for(VALID + HOSTILE)
 
 def _start(s: Slice) -> dict[str, int]:
     runner.start(s.cfg, JOB_NAMES, fresh=True)
-    runner.wait_running(s.cfg, JOB_NAMES, timeout=300)
+    runner.wait_running(s.cfg, JOB_NAMES, timeout=600)  # a cold MiniCluster on a busy 2-core machine
     return {j: runner.job_pid(s.cfg, j) for j in JOB_NAMES}  # type: ignore[misc]
 
 
@@ -104,15 +104,46 @@ def _assert_routed(s: Slice, records: list[bytes], hostile: list[Hostile], pids:
     return {"produced": len(produced), "bronze": len(bronze), "dlq": len(dlq_by_src), "restarts": restarts}
 
 
+def _key(raw: bytes) -> bytes | None:
+    "The customer_id key a careful producer would attach (None when the record has none)."
+    try:
+        d = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    cid = d.get("customer_id") if isinstance(d, dict) else None
+    return str(cid).encode() if cid not in (None, "") else None
+
+
+def _produce_plain(cfg, records: list[bytes]) -> int:
+    "Produce with a plain confluent-kafka producer on the platform's settings (another team's producer)."
+    from confluent_kafka import Producer
+
+    errors: list = []
+    p = Producer(producer_config(cfg, on_delivery=lambda err, msg: errors.append(err) if err else None))
+    for raw in records:
+        while True:
+            try:
+                p.produce(cfg.kafka.topics.transactions.name, value=raw, key=_key(raw))
+                break
+            except BufferError:
+                p.poll(0.05)
+    assert p.flush(60) == 0 and not errors, errors[:3]
+    return len(records)
+
+
 @pytest.mark.timeout(TIMEOUT * 3)
-def test_hostile_corpus_mixed_into_valid_traffic(chaos: Slice, tmp_path):
+@pytest.mark.parametrize("producer", ["produce_events", "plain_producer"])
+def test_hostile_corpus_mixed_into_valid_traffic(chaos: Slice, tmp_path, producer: str):
+    "`produce_events` is the platform's producer; a plain producer stands for any other writer of transactions.raw."
     cfg = chaos.cfg
     world = make_world(cfg, tmp_path, VALID, seed=8104)
     hostile = hostile_corpus(world.lines, HOSTILE, seed=8104)
     records = mix(world.lines, hostile, seed=8104)
-    pids = _start(chaos)
     t0 = time.monotonic()
-    assert produce_events(cfg, records, progress=False) == len(records)
+    produce = produce_events if producer == "produce_events" else _produce_plain
+    kw = {"progress": False} if producer == "produce_events" else {}
+    assert produce(cfg, records, **kw) == len(records)
+    pids = _start(chaos)  # the jobs start at the slice's offsets: they read everything produced above
     res = _assert_routed(chaos, records, hostile, pids)
     reasons = Counter(d["reason"].split(":")[0] for _, v, *_ in read_since(chaos, cfg.kafka.topics.dlq.name)
                       for d in [json.loads(v)])
@@ -129,7 +160,6 @@ def test_one_megabyte_records(chaos: Slice, tmp_path):
     large = large_records(world.lines, seed=8106)
     assert all(len(h.raw) < PRODUCER_MAX_BYTES for h in large) and all(len(h.raw) > 900_000 for h in large)
     records = mix(world.lines, large, seed=8106)
-    pids = _start(chaos)
     assert produce_events(cfg, records, progress=False) == len(records), "the broker accepts records up to the limit"
 
     topic = cfg.kafka.topics.transactions.name
@@ -140,5 +170,6 @@ def test_one_megabyte_records(chaos: Slice, tmp_path):
     assert e.value.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE, e.value
     assert p.flush(10) == 0 and end_offsets(cfg, topic) == before, "the oversized record never reached Kafka"
 
+    pids = _start(chaos)
     res = _assert_routed(chaos, records, large, pids)
     print(f"\n~1 MB records: {res}")
