@@ -155,8 +155,28 @@ def diagnostics(cfg: Settings, jobs: Iterable[str] = CORE_JOBS, lines: int = 25)
     for j in jobs:
         out.append(f"--- {j}: pid {runner.job_pid(cfg, j)}, restarts {num_restarts(cfg, j)}")
         out.append(tail(runner.out_file(cfg, j), lines))
-        out.append(tail(job_log_file(cfg, j), lines))
+        out.append(_flink_failures(job_log_file(cfg, j), lines))
     return "\n".join(out)
+
+
+def _flink_failures(path: Path, lines: int) -> str:
+    "The last WARN/ERROR lines of a JSON Flink log, with the Python/Java causes of the last failure."
+    import json
+
+    if not path.exists():
+        return ""
+    keep, cause = [], ""
+    for line in path.read_text(errors="replace").splitlines()[-3000:]:
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get("log.level") in ("WARN", "ERROR"):
+            keep.append(f'{d.get("@timestamp", "")[11:19]} {d["log.level"]} {d.get("message", "")[:200]}')
+            st = d.get("error.stack_trace") or ""
+            causes = [c.strip()[:400] for c in st.splitlines() if "Caused by" in c or "Exception" in c[:80]]
+            cause = "\n".join(causes[-4:]) or cause
+    return "\n".join(keep[-lines:] + ([f"last failure cause:\n{cause}"] if cause else []))
 
 
 # --- events -----------------------------------------------------------------------------------------------------------
