@@ -176,6 +176,9 @@ def test_crash_and_restart_no_loss_no_duplicates(stack: Settings, world: dict):
 
 
 def test_blacklist_update_without_restart(stack: Settings, world: dict):
+    # the previous test restarted the detector; its alerts may all have been written before the kill, so it
+    # may still be starting up here (its operators' metrics appear once they are open)
+    runner.wait_running(stack, ["fraud-detector"], timeout=TIMEOUT)
     pid = runner.job_pid(stack, "fraud-detector")
     before = runner.job_metrics(stack, "fraud-detector")["control_messages"]
     last = {}
