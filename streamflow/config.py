@@ -88,6 +88,7 @@ class Flink(_Section):
     sink_flush_interval_ms: int = Field(default=200, ge=1)
     metrics_port: int = Field(default=19249, ge=1, le=65535)
     lib_dir: Path = Path("deploy/local/lib/flink")  # connector and reporter jars (deploy/local/pom.xml)
+    jvm_args: str = "-Xms128m -Xmx512m -XX:+UseSerialGC"  # each local MiniCluster JVM (JVM_ARGS): bounded heap, lean GC
 
 class Airflow(_Section):
     home: Path = Path(".run/airflow")

@@ -364,7 +364,8 @@ def flink_env_vars(cfg: Settings, job: str) -> dict[str, str]:
     return {"PYTHONPATH": job_pythonpath(cfg), "FLINK_HOME": str(Path(pyflink.__file__).parent),
             "FLINK_LIB_DIR": str(gateway_lib_dir(cfg)),
             "LOG4J_PROPERTIES": str(log4j), "FLINK_LOG_DIR": str(flink_run_dir(cfg) / "logs"),
-            "FLINK_IDENT_STRING": job, "PYTHONUNBUFFERED": "1"}
+            "FLINK_IDENT_STRING": job, "PYTHONUNBUFFERED": "1",
+            "JVM_ARGS": cfg.flink.jvm_args}  # without a heap bound the JVM sizes itself from the machine's RAM
 
 def job_log_file(cfg: Settings, job: str) -> Path:
     "The JSON log file of job `job`'s MiniCluster (JVM side)."
