@@ -5,6 +5,8 @@
 # %% ../nbs/00_models.ipynb #db154d07
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -12,8 +14,9 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # %% auto #0
-__all__ = ['Id', 'Money', 'Latitude', 'Longitude', 'PaymentMethod', 'Transaction', 'Customer', 'Store', 'Product', 'FraudAlert',
-           'to_json', 'to_dict', 'describe_error', 'parse_record']
+__all__ = ['Id', 'Money', 'Latitude', 'Longitude', 'EVENT_TIME_MIN', 'MAX_FUTURE_SKEW_S', 'PaymentMethod', 'Transaction',
+           'Customer', 'Store', 'Product', 'FraudAlert', 'to_json', 'to_dict', 'describe_error', 'unstorable_json',
+           'parse_record']
 
 # %% ../nbs/00_models.ipynb #33eb91f7
 class PaymentMethod(StrEnum):
@@ -28,6 +31,10 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\
 Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+# The event-time contract: the model cannot read the config (it is the lowest module), so these constants are it.
+EVENT_TIME_MIN = datetime(2000, 1, 1, tzinfo=UTC)  # no event before this is plausible (the Olist data starts in 2016)
+MAX_FUTURE_SKEW_S = 86_400  # how far ahead of the validator's clock an event may be: producer clock skew, a wrong offset
 
 class _Record(BaseModel):
     # Unknown fields are ignored (producers may add fields); records are immutable once validated.
@@ -46,13 +53,27 @@ class Transaction(_Record):
     installments: int = Field(default=1, ge=1, le=24)
     latitude: Latitude
     longitude: Longitude
-    timestamp: AwareDatetime  # event time; must carry its UTC offset
+    timestamp: AwareDatetime  # event time; must carry its UTC offset, within [EVENT_TIME_MIN, now + MAX_FUTURE_SKEW_S]
 
     @field_validator("amount", mode="before")
     @classmethod
     def _amount_not_float_noise(cls, v):
         # A float such as 129.9 arrives as 129.90000000000000568...; go through its shortest repr.
         return Decimal(repr(v)) if isinstance(v, float) else v
+
+    @field_validator("timestamp")
+    @classmethod
+    def _plausible_event_time(cls, v: datetime) -> datetime:
+        # year 1 or 9999 parses, but breaks event-time windows and watermarks downstream: a reason, not a crash
+        try:
+            early, late = v < EVENT_TIME_MIN, v > datetime.now(UTC) + timedelta(seconds=MAX_FUTURE_SKEW_S)
+        except OverflowError:  # an offset that pushes year 1 / 9999 off the calendar
+            early, late = v.year < EVENT_TIME_MIN.year, not v.year < EVENT_TIME_MIN.year
+        if early:
+            raise ValueError(f"event time before {EVENT_TIME_MIN:%Y-%m-%d} is not plausible")
+        if late:
+            raise ValueError(f"event time more than {MAX_FUTURE_SKEW_S} s in the future is not plausible")
+        return v
 
 # %% ../nbs/00_models.ipynb #d533bcba
 class Customer(_Record):
@@ -110,11 +131,48 @@ def describe_error(e: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts) + (f"; (+{more} more)" if more > 0 else "")
 
 # %% ../nbs/00_models.ipynb #2321e0c9
+_SUSPECT = ("NaN", "Infinity", "\\u0000", "\x00")  # cheap pre-check: only such records are parsed a second time
+
+def _reject_constant(name: str):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+def _has_nul(doc) -> bool:
+    "True if any string (key or value) of a parsed JSON document holds a NUL character."
+    stack = [doc]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, str):
+            if "\x00" in o:
+                return True
+        elif isinstance(o, dict):
+            stack.extend(o)
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            stack.extend(o)
+    return False
+
+def unstorable_json(text: str) -> str | None:
+    "Why `text` is JSON Python accepts but RFC 8259 / PostgreSQL jsonb does not (NaN/Infinity, NUL), else None."
+    if not any(s in text for s in _SUSPECT):
+        return None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        return "malformed json: nested too deeply"
+    except json.JSONDecodeError:
+        return None  # malformed: the model's parser says where
+    except ValueError as e:
+        return str(e)
+    return "NUL character (\\u0000) not storable" if _has_nul(doc) else None
+
 def parse_record(raw: bytes | str, model: type[BaseModel] = Transaction) -> tuple[BaseModel | None, str | None]:
     "Parse and validate one JSON record: `(record, None)` if valid, else `(None, reason)`."
     try:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8")  # invalid UTF-8 is a reason, not a crash
+        problem = unstorable_json(raw)  # before the model: bronze (jsonb) must be able to store what passes
+        if problem is not None:
+            return None, problem
         return model.model_validate_json(raw), None
     except UnicodeDecodeError as e:
         return None, f"invalid utf-8 at byte {e.start}"
