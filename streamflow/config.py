@@ -34,6 +34,7 @@ class Topic(_Section):
     partitions: int = Field(default=1, ge=1)
     retention_ms: int | None = Field(default=None, ge=-1)
     cleanup_policy: Literal["delete", "compact"] = "delete"
+    max_message_bytes: int | None = Field(default=None, ge=1024)  # topic `max.message.bytes` (None: broker default)
 
 class Topics(_Section):
     transactions: Topic

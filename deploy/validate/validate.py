@@ -498,6 +498,8 @@ def render_topics(topics: dict[str, Any]) -> str:
         config: dict[str, Any] = {"cleanup.policy": t["cleanup_policy"]}
         if t.get("retention_ms") is not None:
             config["retention.ms"] = t["retention_ms"]
+        if t.get("max_message_bytes") is not None:
+            config["max.message.bytes"] = t["max_message_bytes"]
         docs.append({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
                      "metadata": {"name": t["name"].replace(".", "-"), "namespace": "streamflow-kafka",
                                   "labels": {"strimzi.io/cluster": KAFKA_CLUSTER, "streamflow.io/topic-key": key}},

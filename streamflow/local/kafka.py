@@ -181,6 +181,8 @@ def topic_config(t: Topic) -> dict[str, str]:
     c: dict[str, str] = {"cleanup.policy": t.cleanup_policy}
     if t.retention_ms is not None:
         c["retention.ms"] = str(t.retention_ms)
+    if t.max_message_bytes is not None:
+        c["max.message.bytes"] = str(t.max_message_bytes)
     return c
 
 def topic_specs(cfg: Settings) -> dict[str, tuple[int, dict[str, str]]]:
