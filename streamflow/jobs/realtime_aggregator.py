@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pyflink.common import Types, WatermarkStrategy
 from pyflink.common.watermark_strategy import TimestampAssigner
@@ -19,8 +19,8 @@ from ..stream import kafka_sink, keyed_by_first, metric_counter, row_type, run_j
 from .fraud_detector import SCORED_FIELDS, score_stream
 
 # %% auto #0
-__all__ = ['Acc', 'WINDOWS', 'JOB', 'acc_add', 'acc_merge', 'metric_record', 'window_start', 'window_action', 'StoreWindows',
-           'WallClock', 'wall_clock_timestamps', 'build', 'main']
+__all__ = ['Acc', 'WINDOWS', 'JOB', 'acc_add', 'acc_merge', 'iso_ms', 'metric_record', 'window_start', 'window_action',
+           'StoreWindows', 'WallClock', 'wall_clock_timestamps', 'build', 'main']
 
 # %% ../../nbs/43_realtime_aggregator.ipynb #f924a2f3
 Acc = tuple[int, int, int]  # (count, sum in cents, fraud count)
@@ -33,6 +33,15 @@ def acc_merge(a: Acc, b: Acc) -> Acc:
     "Merge two accumulators (for merging windows and pre-aggregation)."
     return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_MIN_MS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MS  # 0001-01-01T00:00:00Z
+_MAX_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MS  # 9999-12-31T23:59:59.999Z
+
+def iso_ms(ms: int) -> str:
+    "ISO-8601 (UTC) of epoch milliseconds, clamped to years 1-9999: a window near the calendar's ends never raises."
+    return (_EPOCH + min(max(int(ms), _MIN_MS), _MAX_MS) * _MS).isoformat()
+
 def metric_record(
     store_id: str,  # the store (window key)
     window: str,  # window name: "1m", "5m", "1h"
@@ -43,8 +52,7 @@ def metric_record(
 ) -> dict:
     "The `metrics.realtime` record of one store window."
     count, cents, fraud = acc
-    iso = lambda ms: datetime.fromtimestamp(ms / 1000, UTC).isoformat()  # noqa: E731
-    return {"store_id": store_id, "window": window, "window_start": iso(start_ms), "window_end": iso(end_ms),
+    return {"store_id": store_id, "window": window, "window_start": iso_ms(start_ms), "window_end": iso_ms(end_ms),
             "count": count, "sum": cents / 100, "avg": round(cents / count / 100, 2) if count else None,
             "fraud_count": fraud, "late_firing": late_firing}
 
