@@ -6,8 +6,8 @@ The labels are decided here by construction, independently of the validator, fro
   coordinates out of range, timestamps without an offset or unparsable, ids with SQL metacharacters -> `dlq`;
 - JSON that Python's parser takes but is not JSON and PostgreSQL's jsonb refuses (a bare `NaN`/`Infinity` token,
   a `\\u0000` escape) -> `dlq`: a record bronze cannot store must be dead-lettered with a reason, never crash the sink;
-- a valid event whose timestamp is far in the past or future -> `bronze`: the contract accepts any timestamp that
-  carries its offset (silver and the rules decide what is plausible);
+- an event whose timestamp is far in the past or future -> `dlq`: the contract bounds event time (not before
+  2000-01-01, not more than `MAX_FUTURE_SKEW_S` ahead; `streamflow.models`), so no year 1 or 9999 reaches the windows;
 - a valid event carrying SQL-injection text, non-ASCII text or extra fields -> `bronze`, stored verbatim;
 - a duplicate transaction id (an exact resend, or another event reusing an id) -> `bronze` again: bronze is the
   raw append-only log keyed by Kafka lineage; deduplication is silver's job.
@@ -125,10 +125,10 @@ KINDS: dict[str, tuple[str, Callable[[dict, random.Random], bytes]]] = {
     "timestamp_garbage": (DLQ, _with("timestamp", "yesterday at noon")),
     "timestamp_year_10000": (DLQ, _with("timestamp", "10000-01-01T00:00:00+00:00")),
     "timestamp_number_huge": (DLQ, _with("timestamp", 10**30)),
-    "timestamp_far_past": (BRONZE, _with("timestamp", "0001-01-01T00:00:00+00:00")),
-    "timestamp_1900": (BRONZE, _with("timestamp", "1900-01-01T12:00:00-03:00")),
-    "timestamp_far_future": (BRONZE, _with("timestamp", "9999-12-31T23:59:59+00:00")),
-    "timestamp_2999": (BRONZE, _with("timestamp", "2999-06-01T08:00:00-03:00")),
+    "timestamp_far_past": (DLQ, _with("timestamp", "0001-01-01T00:00:00+00:00")),
+    "timestamp_1900": (DLQ, _with("timestamp", "1900-01-01T12:00:00-03:00")),
+    "timestamp_far_future": (DLQ, _with("timestamp", "9999-12-31T23:59:59+00:00")),
+    "timestamp_2999": (DLQ, _with("timestamp", "2999-06-01T08:00:00-03:00")),
     # SQL injection
     "injection_in_id": (DLQ, lambda e, r: _dump({**e, "transaction_id": r.choice(INJECTIONS)})),
     "injection_in_store": (DLQ, lambda e, r: _dump({**e, "store_id": r.choice(INJECTIONS)})),
