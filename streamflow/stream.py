@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -19,22 +20,28 @@ from typing import Any
 from pyflink.datastream import KeyedProcessFunction
 
 from .config import FraudRules, Settings, load_config
+from .models import EVENT_TIME_MIN, MAX_FUTURE_SKEW_S
 
 # %% auto #0
-__all__ = ['BLACKLIST_PREFIX', 'RULES_KEY', 'LOG4J_JSON', 'JOB_NAMES', 'SOURCE_FIELDS', 'METRIC_GROUP', 'lineage', 'dlq_record',
-           'dlq_original', 'blacklist_message', 'rules_message', 'parse_control', 'fold_control', 'producer_config',
-           'event_key', 'iter_events', 'produce_events', 'publish_control', 'publish_blacklist',
-           'publish_blacklist_file', 'publish_rules', 'read_topic', 'control_snapshot', 'JsonFormatter', 'json_logger',
-           'flink_run_dir', 'checkpoint_dir', 'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars',
-           'job_log_file', 'job_metrics_port', 'latest_checkpoint', 'flink_configuration', 'flatten',
-           'write_flink_conf', 'make_env', 'run_job', 'kafka_source_ddl', 'kafka_stream', 'source_row_type',
-           'keyed_by_first', 'kafka_keyed_stream', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns',
-           'write_batch', 'flink_type', 'row_type', 'PgBatchWriter']
+__all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'LOG4J_JSON',
+           'JOB_NAMES', 'SOURCE_FIELDS', 'METRIC_GROUP', 'lineage', 'dlq_record', 'dlq_original', 'blacklist_message',
+           'rules_message', 'parse_control', 'fold_control', 'producer_config', 'event_key', 'iter_events',
+           'produce_events', 'publish_control', 'publish_blacklist', 'publish_blacklist_file', 'publish_rules',
+           'read_topic', 'control_snapshot', 'JsonFormatter', 'json_logger', 'flink_run_dir', 'checkpoint_dir',
+           'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file', 'job_metrics_port',
+           'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env', 'run_job',
+           'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first', 'kafka_keyed_stream',
+           'sink_properties', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns', 'write_batch',
+           'write_rows', 'flink_type', 'row_type', 'PgBatchWriter']
 
 # %% ../nbs/40_stream_io.ipynb #2ef6dd1f
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
     "Where a record came from: `{topic, partition, offset}`."
     return {"topic": topic, "partition": int(partition), "offset": int(offset)}
+
+DLQ_TEXT_MAX_BYTES = 64 * 1024  # originals up to this size are also kept as text; larger ones as base64 only
+DLQ_TEXT_PREVIEW_CHARS = 1024  # the text preview kept of a larger original
+DLQ_REASON_MAX_CHARS = 1000  # a reason is one line for people, not a copy of the record
 
 def dlq_record(
     raw: bytes | None,  # the original Kafka value, unchanged
@@ -50,11 +57,15 @@ def dlq_record(
         text: str | None = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    return json.dumps({
-        "reason": reason, "source": lineage(topic, partition, offset), "kafka_timestamp_ms": kafka_ts_ms,
-        "original_b64": base64.b64encode(raw).decode("ascii"), "original_text": text,
+    d: dict[str, Any] = {
+        "reason": reason[:DLQ_REASON_MAX_CHARS], "source": lineage(topic, partition, offset),
+        "kafka_timestamp_ms": kafka_ts_ms, "original_b64": base64.b64encode(raw).decode("ascii"), "original_text": text,
         "dead_lettered_at": datetime.now(UTC).isoformat(),
-    }, separators=(",", ":"))
+    }
+    if len(raw) > DLQ_TEXT_MAX_BYTES:  # large: the base64 copy is the original; text only as a preview
+        d.update(original_text=text[:DLQ_TEXT_PREVIEW_CHARS] if text is not None else None, original_text_truncated=True,
+                 original_bytes=len(raw), original_sha256=hashlib.sha256(raw).hexdigest())
+    return json.dumps(d, separators=(",", ":"))
 
 def dlq_original(record: str | bytes | dict) -> bytes:
     "The original bytes of a dead-letter record."
@@ -79,7 +90,7 @@ def parse_control(key: str | bytes | None, value: str | bytes | None) -> dict[st
     try:
         key = key.decode() if isinstance(key, bytes) else key
         d = json.loads(value) if value else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deeply nested JSON
         return None
     if not isinstance(d, dict) or not key:
         return None
@@ -120,7 +131,7 @@ def event_key(raw: bytes) -> bytes | None:
     "The Kafka key of a raw event: its customer_id, or None when it has none."
     try:
         cid = json.loads(raw).get("customer_id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: deeply nested JSON, a reason for no key
         return None
     return str(cid).encode() if cid not in (None, "") else None
 
@@ -499,11 +510,12 @@ def kafka_source_ddl(
     wm = ""
     if event_time:
         if event_time == "payload":
-            # an unparsable timestamp (an invalid record) gets epoch 0: it must not move the watermark, and the
-            # record is dropped as invalid before any window anyway
+            # an unparsable or implausible timestamp (outside the model's event-time contract: an invalid record)
+            # gets epoch 0: it must not move the watermark, and the record is dropped as invalid before any window
             js = "JSON_VALUE(CAST(`value` AS STRING), '$.timestamp')"
-            ts = (f"COALESCE(TO_TIMESTAMP_LTZ(UNIX_TIMESTAMP(REGEXP_REPLACE({js}, '\\.[0-9]+', ''), "
-                  f"'yyyy-MM-dd''T''HH:mm:ssXXX') * 1000, 3), TO_TIMESTAMP_LTZ(0, 3))")
+            secs = f"UNIX_TIMESTAMP(REGEXP_REPLACE({js}, '\\.[0-9]+', ''), 'yyyy-MM-dd''T''HH:mm:ssXXX')"
+            ts = (f"CASE WHEN {secs} BETWEEN {int(EVENT_TIME_MIN.timestamp())} AND UNIX_TIMESTAMP() + {MAX_FUTURE_SKEW_S} "
+                  f"THEN TO_TIMESTAMP_LTZ({secs} * 1000, 3) ELSE TO_TIMESTAMP_LTZ(0, 3) END")
         elif event_time == "kafka":
             ts = "`kafka_ts`"
         else:
@@ -578,14 +590,25 @@ def kafka_keyed_stream(env, cfg: Settings, name: str, topic: str, group_id: str,
     ds._j_data_stream.getTransformation().setOutputType(out.get_java_type_info())
     return keyed_by_first(ds, key_type, value_type)
 
+def sink_properties(cfg: Settings, topic: str) -> dict[str, str]:
+    "Kafka producer properties of a sink to `topic`: a topic with a larger `max_message_bytes` gets that `max.request.size`."
+    props = {"linger.ms": "20"}
+    limit = next((t.max_message_bytes for t in cfg.kafka.topics.__dict__.values() if t.name == topic), None)
+    if limit is not None:
+        props["max.request.size"] = str(limit)
+    return props
+
 def kafka_sink(cfg: Settings, topic: str):
     "An at-least-once Kafka sink of JSON strings to `topic`."
     from pyflink.common.serialization import SimpleStringSchema
     from pyflink.datastream.connectors.base import DeliveryGuarantee
     from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
     ser = KafkaRecordSerializationSchema.builder().set_topic(topic).set_value_serialization_schema(SimpleStringSchema()).build()
-    return (KafkaSink.builder().set_bootstrap_servers(cfg.kafka.bootstrap).set_record_serializer(ser)
-            .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE).set_property("linger.ms", "20").build())
+    b = (KafkaSink.builder().set_bootstrap_servers(cfg.kafka.bootstrap).set_record_serializer(ser)
+         .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE))
+    for k, v in sink_properties(cfg, topic).items():
+        b = b.set_property(k, v)
+    return b.build()
 
 # %% ../nbs/40_stream_io.ipynb #e4754bc9
 def epoch_ms(ts) -> int | None:
@@ -629,6 +652,22 @@ def write_batch(conn, sql: str, rows: list, n_cols: int) -> int:
         cur.execute(sql, cols)
         return cur.rowcount
 
+def write_rows(conn, sql: str, rows: list, n_cols: int) -> tuple[int, list[tuple[Any, str]]]:
+    "`write_batch` on an autocommit connection; if the database refuses data, row by row: `(inserted, [(row, reason)])`."
+    import psycopg
+    try:
+        return write_batch(conn, sql, rows, n_cols), []
+    except psycopg.DataError:
+        pass  # one bad row fails the whole statement (and inserts nothing): find it
+    inserted, refused = 0, []
+    for row in rows:
+        try:
+            inserted += write_batch(conn, sql, [row], n_cols)
+        except psycopg.DataError as e:
+            msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            refused.append((row, f"database refused the row ({e.sqlstate}): {msg}"))
+    return inserted, refused
+
 # %% ../nbs/40_stream_io.ipynb #bbf9d10a
 def flink_type(name: str):
     "Flink `TypeInformation` for a type name: string, int, long, double, boolean, list<T>."
@@ -659,19 +698,32 @@ class PgBatchWriter(KeyedProcessFunction):
         self.counts: dict = {}  # key -> rows pending; not state: rebuilt from `pending` on first use after a restore
         self.conn = psycopg.connect(self.dsn, autocommit=True)
         self.written = metric_counter(ctx, f"{self.name}_rows_written")
+        self.refused = metric_counter(ctx, f"{self.name}_rows_refused")
         self.log = json_logger(f"streamflow.sink.{self.name}")
 
     def close(self):
         if getattr(self, "conn", None) is not None:
             self.conn.close()
 
-    def _flush(self):
+    def dead_letter(self, row, reason: str):
+        "What to emit for a row the database refused: None here (logged); a subclass returns its dead-letter output."
+        return None
+
+    def _flush(self) -> list:
         rows = list(self.pending.get() or [])
+        out = []
         if rows:
-            n = write_batch(self.conn, self.sql, rows, len(self.fields))
+            n, refused = write_rows(self.conn, self.sql, rows, len(self.fields))
             self.written.inc(n)
             self.log.debug("flushed", extra={"rows": len(rows), "inserted": n})
+            for row, reason in refused:
+                self.refused.inc()
+                self.log.error("row refused by the database", extra={"reason": reason, "row": str(tuple(row))[:300]})
+                item = self.dead_letter(row, reason)
+                if item is not None:
+                    out.append(item)
         self.pending.clear()
+        return out
 
     def process_element(self, value, ctx):
         key = ctx.get_current_key()
@@ -681,8 +733,9 @@ class PgBatchWriter(KeyedProcessFunction):
         self.pending.add(value)
         n += 1
         if n >= self.batch_size:
-            self._flush()
+            out = self._flush()
             self.counts[key] = 0
+            return iter(out)
         else:
             self.counts[key] = n
             if n == 1:
@@ -690,6 +743,6 @@ class PgBatchWriter(KeyedProcessFunction):
         return iter(())
 
     def on_timer(self, timestamp, ctx):
-        self._flush()
+        out = self._flush()
         self.counts[ctx.get_current_key()] = 0
-        return iter(())
+        return iter(out)

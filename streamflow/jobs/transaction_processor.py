@@ -23,7 +23,8 @@ from ..config import Settings
 from ..models import Transaction, parse_record
 
 # %% auto #0
-__all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'ValidateToBronze', 'build', 'main']
+__all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'refused_dead_letter', 'ValidateToBronze', 'build',
+           'main']
 
 # %% ../../nbs/41_transaction_processor.ipynb #d431e1dc
 JOB = "transaction-processor"
@@ -50,6 +51,13 @@ def validate(
     return (topic, int(partition), int(offset), key.decode("utf-8", "replace") if key is not None else None,
             tx.transaction_id, tx.timestamp.isoformat(), raw.decode("utf-8")), None
 
+def refused_dead_letter(
+    row,  # a bronze row (`BRONZE_FIELDS`) that PostgreSQL refused
+    reason: str,  # the database's message
+) -> str:
+    "The dead letter of a valid event bronze could not store: its original bytes and lineage, from the row."
+    return dlq_record(row[6].encode("utf-8"), reason, row[0], row[1], row[2])
+
 # %% ../../nbs/41_transaction_processor.ipynb #28fbf8af
 BRONZE_SQL = """INSERT INTO bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, event_time, payload)
 SELECT t, p, o, k, i, e::timestamptz, j::jsonb
@@ -73,6 +81,10 @@ class ValidateToBronze(PgBatchWriter):
             return
         self.validated.inc()
         yield from super().process_element(Row(*row), ctx)
+
+    def dead_letter(self, row, reason: str):
+        self.dead.inc()  # a valid event bronze refused (the batch was retried row by row): dead-lettered, with why
+        return DLQ_TAG, refused_dead_letter(row, reason)
 
 # %% ../../nbs/41_transaction_processor.ipynb #ae793122
 def build(
