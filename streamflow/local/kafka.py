@@ -96,7 +96,10 @@ def write_config(cfg: Settings) -> None:
 # %% ../../nbs/31_kafka_local.ipynb #a946c712
 def new_cluster_id() -> str:
     "A Kafka cluster id: 16 random bytes in URL-safe base64 without padding (what `kafka-storage random-uuid` prints)."
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    while True:  # like Kafka's Uuid.randomUuid: an id starting with "-" reads as an option on the command line
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 def _java() -> str:
     java = Path(os.environ["JAVA_HOME"]) / "bin" / "java" if os.environ.get("JAVA_HOME") else shutil.which("java")
