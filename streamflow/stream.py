@@ -20,7 +20,7 @@ from typing import Any
 from pyflink.datastream import KeyedProcessFunction
 
 from .config import FraudRules, Settings, load_config
-from .models import EVENT_TIME_MIN, MAX_FUTURE_SKEW_S
+from .models import EVENT_TIME_MAX, EVENT_TIME_MIN
 
 # %% auto #0
 __all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'LOG4J_JSON',
@@ -514,7 +514,7 @@ def kafka_source_ddl(
             # gets epoch 0: it must not move the watermark, and the record is dropped as invalid before any window
             js = "JSON_VALUE(CAST(`value` AS STRING), '$.timestamp')"
             secs = f"UNIX_TIMESTAMP(REGEXP_REPLACE({js}, '\\.[0-9]+', ''), 'yyyy-MM-dd''T''HH:mm:ssXXX')"
-            ts = (f"CASE WHEN {secs} BETWEEN {int(EVENT_TIME_MIN.timestamp())} AND UNIX_TIMESTAMP() + {MAX_FUTURE_SKEW_S} "
+            ts = (f"CASE WHEN {secs} BETWEEN {int(EVENT_TIME_MIN.timestamp())} AND {int(EVENT_TIME_MAX.timestamp()) - 1} "
                   f"THEN TO_TIMESTAMP_LTZ({secs} * 1000, 3) ELSE TO_TIMESTAMP_LTZ(0, 3) END")
         elif event_time == "kafka":
             ts = "`kafka_ts`"

@@ -6,8 +6,8 @@ The labels are decided here by construction, independently of the validator, fro
   coordinates out of range, timestamps without an offset or unparsable, ids with SQL metacharacters -> `dlq`;
 - JSON that Python's parser takes but is not JSON and PostgreSQL's jsonb refuses (a bare `NaN`/`Infinity` token,
   a `\\u0000` escape) -> `dlq`: a record bronze cannot store must be dead-lettered with a reason, never crash the sink;
-- an event whose timestamp is far in the past or future -> `dlq`: the contract bounds event time (not before
-  2000-01-01, not more than `MAX_FUTURE_SKEW_S` ahead; `streamflow.models`), so no year 1 or 9999 reaches the windows;
+- an event whose timestamp is far in the past or future -> `dlq`: the contract bounds event time (from
+  2000-01-01 to before 2100-01-01, `EVENT_TIME_MIN`/`EVENT_TIME_MAX`; `streamflow.models`), so no year 1 or 9999 reaches the windows;
 - a valid event carrying SQL-injection text, non-ASCII text or extra fields -> `bronze`, stored verbatim;
 - a duplicate transaction id (an exact resend, or another event reusing an id) -> `bronze` again: bronze is the
   raw append-only log keyed by Kafka lineage; deduplication is silver's job.
