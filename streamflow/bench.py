@@ -558,6 +558,7 @@ def bench_e2e(
 ) -> dict[str, Any]:
     "Start the three jobs on the pre-loaded topic and time the drain; rates, times, CPU per event."
     from streamflow.jobs import runner
+    runner.stop(cfg)  # jobs left by an interrupted run would be reused by start(), with their old code and offsets
     t_start = time.time()
     runner.start(cfg, fresh=True)
     runner.wait_running(cfg, timeout=600)
