@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 
+from streamflow.bench import topic_ends
 from streamflow.config import Settings
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
@@ -57,26 +58,12 @@ class Slice:
     log_marks: dict[str, int] = field(default_factory=dict)  # job -> size of its .out file at the start
 
 
-def _consumer(cfg: Settings, **extra):
-    from confluent_kafka import Consumer
-    return Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "group.id": f"chaos-probe-{os.getpid()}",
-                     "enable.auto.commit": False, "log_level": 0, **extra})
-
-
 def _admin(cfg: Settings):
     from confluent_kafka.admin import AdminClient
     return AdminClient({"bootstrap.servers": cfg.kafka.bootstrap, "log_level": 0})
 
 
-def end_offsets(cfg: Settings, topic: str) -> dict[int, int]:
-    "The high watermark of every partition of `topic`."
-    from confluent_kafka import TopicPartition
-    c = _consumer(cfg)
-    try:
-        parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
+end_offsets = topic_ends  # the high watermark of every partition of a topic (streamflow.bench)
 
 
 def job_groups(cfg: Settings, jobs: Iterable[str] = JOB_NAMES) -> dict[str, str]:
