@@ -42,6 +42,7 @@ class Topics(_Section):
     metrics: Topic
     dlq: Topic
     control: Topic
+    scored: Topic  # internal: every scored event, fraud-detector -> realtime-aggregator
 
 class Kafka(_Section):
     version: str

@@ -24,15 +24,16 @@ from .models import EVENT_TIME_MAX, EVENT_TIME_MIN
 
 # %% auto #0
 __all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'LOG4J_JSON',
-           'JOB_NAMES', 'SOURCE_FIELDS', 'METRIC_GROUP', 'lineage', 'dlq_record', 'dlq_original', 'blacklist_message',
-           'rules_message', 'parse_control', 'fold_control', 'producer_config', 'event_key', 'iter_events',
-           'produce_events', 'publish_control', 'publish_blacklist', 'publish_blacklist_file', 'publish_rules',
-           'read_topic', 'control_snapshot', 'JsonFormatter', 'json_logger', 'flink_run_dir', 'checkpoint_dir',
-           'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file', 'job_metrics_port',
-           'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env', 'run_job',
-           'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first', 'kafka_keyed_stream',
+           'JOB_NAMES', 'SOURCE_FIELDS', 'METRIC_GROUP', 'SQL_TYPES', 'lineage', 'dlq_record', 'dlq_original',
+           'blacklist_message', 'rules_message', 'parse_control', 'fold_control', 'producer_config', 'event_key',
+           'iter_events', 'produce_events', 'publish_control', 'publish_blacklist', 'publish_blacklist_file',
+           'publish_rules', 'read_topic', 'control_snapshot', 'JsonFormatter', 'json_logger', 'flink_run_dir',
+           'checkpoint_dir', 'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file',
+           'job_metrics_port', 'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env',
+           'run_job', 'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first', 'kafka_keyed_stream',
            'sink_properties', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns', 'write_batch',
-           'write_rows', 'flink_type', 'row_type', 'PgBatchWriter']
+           'write_rows', 'flink_type', 'row_type', 'sql_type', 'murmur2', 'kafka_partition', 'partition_keys',
+           'PgBatchWriter']
 
 # %% ../nbs/40_stream_io.ipynb #2ef6dd1f
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -241,7 +242,8 @@ def read_topic(
     "All records of `topic` up to its current end: `(key, value, partition, offset, timestamp_ms)`."
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "group.id": f"streamflow-reader-{os.getpid()}-{time.time_ns()}",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "isolation.level": "read_committed"})  # a transactional topic: committed records only
     try:
         md = c.list_topics(topic, timeout=10)
         if topic not in md.topics or md.topics[topic].error is not None:
@@ -264,6 +266,9 @@ def read_topic(
                 out.append((m.key(), m.value(), part, off, m.timestamp()[1]))
                 if off >= ends[part] - 1:
                     todo.discard(part)
+            if not batch and todo:  # a transactional topic ends with a commit marker, never delivered as a record
+                todo -= {tp.partition for tp in c.position([TopicPartition(topic, p) for p in todo])
+                         if tp.offset >= ends[tp.partition]}
         if todo:
             pos = {p.partition: p.offset for p in c.position([TopicPartition(topic, p) for p in sorted(todo)])}
             raise TimeoutError(f"read_topic({topic}): partitions {sorted(todo)} not read to the end "
@@ -681,6 +686,50 @@ def row_type(fields: list[tuple[str, str]] | tuple[tuple[str, str], ...]):
     "`Types.ROW_NAMED` for `(name, type_name)` pairs."
     from pyflink.common import Types
     return Types.ROW_NAMED([n for n, _ in fields], [flink_type(t) for _, t in fields])
+
+# %% ../nbs/40_stream_io.ipynb #1dffb68d
+SQL_TYPES = {"string": "STRING", "int": "INT", "long": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN"}
+
+def sql_type(name: str) -> str:
+    "The Flink SQL type of a type name (string, int, long, double, boolean)."
+    return SQL_TYPES[name]
+
+# %% ../nbs/40_stream_io.ipynb #f3edf4cd
+def murmur2(data: bytes) -> int:
+    "Kafka's `Utils.murmur2` hash of `data` (a signed 32-bit int, as in Java)."
+    m, length = 0x5BD1E995, len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail, rest = length % 4, length & ~3
+    if tail == 3:
+        h ^= data[rest + 2] << 16
+    if tail >= 2:
+        h ^= data[rest + 1] << 8
+    if tail >= 1:
+        h = ((h ^ data[rest]) * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+def kafka_partition(key: bytes, partitions: int) -> int:
+    "The partition Kafka's default partitioner picks for `key` among `partitions`."
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+def partition_keys(partitions: int) -> list[str]:
+    "For each partition `p`, the first key `p-<i>` that Kafka's default partitioner sends to `p`."
+    out = []
+    for p in range(partitions):
+        i = 0
+        while kafka_partition(f"p{p}-{i}".encode(), partitions) != p:
+            i += 1
+        out.append(f"p{p}-{i}")
+    return out
 
 # %% ../nbs/40_stream_io.ipynb #8fa67b71
 class PgBatchWriter(KeyedProcessFunction):

@@ -20,10 +20,10 @@ from ..local.proc import live_pid, spawn, tail
 from ..stream import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
 
 # %% auto #0
-__all__ = ['READY_METRIC', 'SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL', 'job_module', 'job_names', 'pid_file', 'out_file',
-           'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'wait_for', 'wait_running',
-           'wait_metric', 'bronze_counts', 'wait_for_bronze', 'summary', 'progress_marks', 'wait_processed',
-           'run_streaming_demo', 'main']
+__all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL',
+           'job_module', 'job_names', 'pid_file', 'out_file', 'job_pid', 'parse_prometheus', 'job_metrics', 'status',
+           'start', 'stop', 'kill', 'wait_for', 'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze',
+           'summary', 'windows_emitted', 'progress_marks', 'wait_processed', 'run_streaming_demo', 'main']
 
 # %% ../../nbs/45_jobs.ipynb #02d7bd45
 def job_module(job: str) -> str:
@@ -51,12 +51,28 @@ def job_pid(cfg: Settings, job: str) -> int | None:
     "The pid of job `job` if it is running, else None."
     return live_pid(pid_file(cfg, job), job_module(job))
 
-# %% ../../nbs/45_jobs.ipynb #8099ffb6
+# %% ../../nbs/45_jobs.ipynb #6d8ac1cd
+FLINK_OPERATOR_METRICS = {"numRecordsIn": "source_records_in",  # of source operators only
+                          "numLateRecordsDropped": "late_records_dropped"}  # Flink's own metric -> our name
+
+def _flink_metric(line: str) -> tuple[str, float] | None:
+    head = "flink_taskmanager_job_task_operator_"
+    if not line.startswith(head):
+        return None
+    name_labels, _, value = line.rpartition(" ")
+    name, _, labels = name_labels[len(head):].partition("{")
+    if name not in FLINK_OPERATOR_METRICS or (name == "numRecordsIn" and 'operator_name="Source:' not in labels):
+        return None
+    return FLINK_OPERATOR_METRICS[name], float(value)
+
 def parse_prometheus(text: str, prefix: str = "flink_taskmanager_job_task_operator_streamflow_") -> dict[str, float]:
-    "The `streamflow` metrics in a Prometheus exposition: name (with a `[rule]`/`[window]` suffix) -> value, summed."
+    "The `streamflow` metrics (name with a `[rule]`/`[window]` suffix) and `FLINK_OPERATOR_METRICS` in a Prometheus text, summed."
     out: dict[str, float] = {}
     for line in text.splitlines():
         if not line.startswith(prefix):
+            flink = _flink_metric(line)
+            if flink is not None:
+                out[flink[0]] = out.get(flink[0], 0.0) + flink[1]
             continue
         name_labels, _, value = line.rpartition(" ")
         name, _, labels = name_labels.partition("{")
@@ -186,10 +202,12 @@ def wait_for(
         time.sleep(interval)
 
 READY_METRIC = {"transaction-processor": "events_validated", "fraud-detector": "events_scored",
-                "realtime-aggregator": "events_scored"}  # registered in the Python operator's open()
+                "realtime-aggregator": "source_records_in"}  # registered when the (Python / source) operator opens
+PROGRESS_METRIC = {"fraud-detector": "events_scored",  # valid events scored
+                   "realtime-aggregator": "source_records_in"}  # scored events read (committed: each valid event once)
 
 def wait_running(cfg: Settings, names: Iterable[str] | None = None, timeout: float = 300) -> None:
-    "Wait until each job's Python operators are open (their counters appear on the job's Prometheus endpoint)."
+    "Wait until each job's operators are open (their counters appear on the job's Prometheus endpoint)."
     jobs = job_names(names)
     for job in jobs:
         def up(j: str = job) -> bool:
@@ -245,19 +263,29 @@ def summary(cfg: Settings) -> dict:
         row = conn.execute(LATENCY_CTE + SUMMARY_SQL).fetchone()
         rules = conn.execute(TOP_RULES_SQL).fetchall()
     assert row is not None
-    agg = job_metrics(cfg, "realtime-aggregator") or {}
     t = cfg.kafka.topics
+    metrics = read_topic(cfg, t.metrics.name)
     return {"bronze_rows": row[0], "dlq": len(read_topic(cfg, t.dlq.name)), "alerts": row[1],
             "top_rules": {r: n for r, n in rules},
-            "windows_emitted": {w: int(agg.get(f"windows_emitted[{w}]", 0)) for w in ("1m", "5m", "1h")},
-            "metric_records": len(read_topic(cfg, t.metrics.name)),
+            "windows_emitted": windows_emitted(v for _, v, *_ in metrics),
+            "metric_records": len(metrics),
             "latency_p50_ms": round(row[2], 1) if row[2] is not None else None,
             "latency_p99_ms": round(row[3], 1) if row[3] is not None else None}
 
+def windows_emitted(values: Iterable[bytes | None]) -> dict[str, int]:
+    "Metric records per window size (`1m`, `5m`, `1h`) among `metrics.realtime` values."
+    import json
+    out = {"1m": 0, "5m": 0, "1h": 0}
+    for v in values:
+        w = json.loads(v).get("window") if v else None
+        if w in out:
+            out[w] += 1
+    return out
+
 def progress_marks(cfg: Settings) -> dict[str, float]:
-    "Where each job is now: bronze rows, and the detector's and aggregator's scored-event counters."
+    "Where each job is now: bronze rows, and the detector's and aggregator's `PROGRESS_METRIC`."
     return {"bronze": float(bronze_counts(cfg)["raw_transactions"]),
-            **{job: (job_metrics(cfg, job) or {}).get("events_scored", 0.0) for job in ("fraud-detector", "realtime-aggregator")}}
+            **{job: (job_metrics(cfg, job) or {}).get(m, 0.0) for job, m in PROGRESS_METRIC.items()}}
 
 def wait_processed(
     cfg: Settings,
@@ -268,8 +296,8 @@ def wait_processed(
 ) -> float:
     "Wait until all three jobs have handled `n_valid` more valid events; the time (epoch s) when they had."
     wait_for_bronze(cfg, int(marks["bronze"]) + n_valid, timeout, progress)
-    for job in ("fraud-detector", "realtime-aggregator"):
-        wait_metric(cfg, job, "events_scored", marks[job] + n_valid, timeout)
+    for job, m in PROGRESS_METRIC.items():
+        wait_metric(cfg, job, m, marks[job] + n_valid, timeout)
     return time.time()
 
 # %% ../../nbs/45_jobs.ipynb #9491f4ec

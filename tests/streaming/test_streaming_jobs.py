@@ -2,8 +2,9 @@
 
 One module-scoped set of running jobs is shared by the tests, which run in file order and build on each other:
 exact counts (bronze + DLQ = produced), parity of the alerts with the offline scorer, a crash of two MiniClusters
-mid-stream (no loss, no duplicates, parity kept), a blacklist update applied without a restart, and the
-aggregator's windows equal to the same arithmetic done offline.
+mid-stream (no loss, no duplicates, parity kept), the scored topic holding every valid event exactly once in its
+source partition, a blacklist update applied without a restart, and the aggregator's windows (Flink SQL over the
+scored topic) equal to `metric_record` over the same events done offline.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from streamflow.config import Settings
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
+from streamflow.jobs.realtime_aggregator import acc_add, metric_record
 from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import load_blacklist, score_events
@@ -175,6 +177,25 @@ def test_crash_and_restart_no_loss_no_duplicates(stack: Settings, world: dict):
     assert len(sources) == _mix(world["batch1"])[1] + bad, "every invalid record dead-lettered (replays may repeat one)"
 
 
+def test_scored_topic_exactly_once_per_source_partition(stack: Settings, world: dict):
+    "After the detector's crash: every valid event once on transactions.scored, in its source partition, flag = offline."
+    n_valid = N1 + N2
+    runner.wait_metric(stack, "realtime-aggregator", "source_records_in", n_valid, timeout=TIMEOUT)  # all committed
+    _settle(lambda: len(read_topic(stack, stack.kafka.topics.scored.name)), 5)
+    recs = read_topic(stack, stack.kafka.topics.scored.name)  # read_committed: aborted (replayed) records are not seen
+    rows = [(part, json.loads(v)) for _, v, part, *_ in recs]
+    ids = [r["transaction_id"] for _, r in rows]
+    assert len(ids) == len(set(ids)) == n_valid, "each valid event exactly once, despite the detector's crash"
+    assert all(part == r["source_partition"] for part, r in rows), "partition p holds source partition p only"
+    txs = [tx for tx, _ in (parse_record(line) for line in world["lines"]) if isinstance(tx, Transaction)]
+    flags = {tx.transaction_id: r.is_alert for tx, r in score_events(txs, RuleEngine(stack.fraud_rules), world["blacklist"])}
+    assert {r["transaction_id"]: r["is_alert"] for _, r in rows} == flags, "the windows count the alerts' own decisions"
+    by_offset = [r["source_offset"] for part, r in sorted(rows, key=lambda x: x[0]) if part == 0]
+    assert by_offset == sorted(by_offset), "a partition keeps its source partition's order"
+    got = runner.job_metrics(stack, "realtime-aggregator")["source_records_in"]
+    assert got == n_valid, f"the aggregator read {got} scored records for {n_valid} events"
+
+
 def test_blacklist_update_without_restart(stack: Settings, world: dict):
     # the previous test restarted the detector; its alerts may all have been written before the kill, so it
     # may still be starting up here (its operators' metrics appear once they are open)
@@ -211,28 +232,32 @@ def test_blacklist_update_without_restart(stack: Settings, world: dict):
 def test_aggregator_windows_match_offline(stack: Settings, world: dict):
     txs = [tx for tx, _ in (parse_record(line) for line in world["lines"]) if isinstance(tx, Transaction)]
     flags = {tx.transaction_id: r.is_alert for tx, r in score_events(txs, RuleEngine(stack.fraud_rules), world["blacklist"])}
-    runner.wait_metric(stack, "realtime-aggregator", "windows_emitted[1h]", 1, timeout=TIMEOUT)
-    emitted = _settle(lambda: sum(v for k, v in (runner.job_metrics(stack, "realtime-aggregator") or {}).items()
-                                  if k.startswith("windows_emitted")), 5)
-    assert emitted > 0
+    topic = stack.kafka.topics.metrics.name
+    runner.wait_for(lambda: {json.loads(v)["window"] for _, v, *_ in read_topic(stack, topic)} == set(SIZES), TIMEOUT,
+                    "metric records of all three window sizes")
+    n = _settle(lambda: len(read_topic(stack, topic)), 5)
+    records = read_topic(stack, topic)
+    assert len(records) >= n > 0
     latest: dict = {}
-    for _, v, *_ in read_topic(stack, stack.kafka.topics.metrics.name):
+    for key, v, *_ in records:
         m = json.loads(v)
-        latest[(m["store_id"], m["window"], m["window_start"])] = m  # a late firing replaces the earlier result
-    offline: dict = defaultdict(lambda: [0, 0, 0])
+        k = (m["store_id"], m["window"], m["window_start"])
+        assert json.loads(key) == dict(zip(("store_id", "window", "window_start"), k, strict=True)), "keyed by the window"
+        latest[k] = m  # a late firing replaces the earlier result
+    offline: dict = defaultdict(lambda: (0, 0, 0))
     for tx in txs:
         for k in _window_keys(tx):
-            offline[k][0] += 1
-            offline[k][1] += round(float(tx.amount) * 100)
-            offline[k][2] += int(flags[tx.transaction_id])
+            offline[k] = acc_add(offline[k], float(tx.amount), flags[tx.transaction_id])
     skip = world.get("bl_windows", set())  # windows holding the blacklist-update test's extra events
     assert {w for _, w, _ in latest} == set(SIZES), "all three window sizes emitted"
     for k, m in latest.items():
         if k in skip:
             continue
-        count, cents, fraud = offline[k]
-        assert (m["count"], round(m["sum"] * 100), m["fraud_count"]) == (count, cents, fraud), (k, m)
+        store, w, start = k
+        start_ms = int(datetime.fromisoformat(start).timestamp() * 1000)
+        want = metric_record(store, w, start_ms, start_ms + SIZES[w] * 1000, offline[k], m["late_firing"])
+        assert m == want, (k, m, want)  # the same JSON fields and values as the Python definition
     m = runner.job_metrics(stack, "realtime-aggregator")
-    late = sum(v for k, v in m.items() if k.startswith("events_late")) if m else None
-    # only the blacklist test's two back-dated events may be late (once per window size); none of the batches
+    late = m.get("late_records_dropped") if m else None
+    # only the blacklist test's two back-dated events may be too late (once per window size); none of the batches
     assert late is not None and late <= 2 * len(SIZES), late
