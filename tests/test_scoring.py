@@ -132,11 +132,11 @@ def test_alerts_do_not_poison_the_baseline(rules_cfg):
     for i in range(8):
         r, state = engine.process(tx(i, "100.00", i), state, frozenset())
         assert not r.is_alert
-    baseline = (state.n_profile, state.amt_mean, state.amt_m2, state.hour_cos)
+    baseline = (state.n_profile, state.amt_mean, state.amt_m2, state.hour_hist)
     for i in range(8, 20):  # a fraudster repeating large purchases cannot teach the engine they are normal
         r, state = engine.process(tx(i, "5000.00", i), state, frozenset())
         assert r.is_alert and r.rules_triggered == ["FR-001"]
-    assert (state.n_profile, state.amt_mean, state.amt_m2, state.hour_cos) == baseline
+    assert (state.n_profile, state.amt_mean, state.amt_m2, state.hour_hist) == baseline
     assert state.n_seen == 20
 
 
