@@ -2,7 +2,8 @@
 
 `begin_batch` fixes the window of silver changes to read, the models upsert from that window (dimensions, then
 facts, then the aggregates recomputed for the hours and days the window touched), `commit_batch` moves the
-watermark past it. A failed run is rerun as is: the models are idempotent upserts.
+watermark past it. The models of one stage of `GOLD_STAGES` run in parallel. A failed run is rerun as is: the
+models are idempotent upserts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.sdk import Asset, Param, chain, dag
+from airflow.sdk import Asset, Param, dag
 
-from streamflow.batch import CONN_ID, DEFAULT_PARAMS, GOLD_ASSET, SILVER_ASSET
+from streamflow.batch import CONN_ID, DEFAULT_PARAMS, GOLD_ASSET, GOLD_STAGES, SILVER_ASSET
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 DEFAULT_ARGS = {"owner": "streamflow", "retries": 2, "retry_delay": timedelta(minutes=2)}
@@ -38,14 +39,13 @@ def _model(name: str, **kw) -> SQLExecuteQueryOperator:
     doc_md=__doc__,
 )
 def silver_to_gold():
-    begin = _model("begin_batch")
-    dims = [_model("dim_date", parameters={"days_ahead": "{{ params.days_ahead }}"}),
-            _model("dim_customer"), _model("dim_store"), _model("dim_product")]
-    facts = [_model("fact_transactions"), _model("fact_fraud_alerts")]
-    aggs = [_model("agg_hourly_sales"), _model("agg_daily_fraud")]
-    commit = _model("commit_batch", outlets=[Asset(GOLD_ASSET)])
-    chain(begin, dims, facts[0])
-    chain(facts[0], facts[1], aggs, commit)
+    # GOLD_STAGES (streamflow.batch): the models of one stage depend only on earlier stages, so they run in parallel
+    kw = {"dim_date": {"parameters": {"days_ahead": "{{ params.days_ahead }}"}},
+          "commit_batch": {"outlets": [Asset(GOLD_ASSET)]}}
+    stages = [[_model(name, **kw.get(name, {})) for name in stage] for stage in GOLD_STAGES]
+    for before, after in zip(stages, stages[1:], strict=False):
+        for upstream in before:
+            upstream >> after
 
 
 silver_to_gold()

@@ -150,6 +150,10 @@ SERVER_SETTINGS = {
     "unix_socket_directories": "''",  # TCP only: no socket file to collide with a system server
     "max_connections": "100",
     "shared_buffers": "128MB",
+    # bulk refreshes (a million rows to gold) write ~1.6 GB of WAL: with the 1 GB default every refresh forced
+    # checkpoints, each followed by a full-page image of every page touched again. Crash recovery may replay more.
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
     "password_encryption": "'scram-sha-256'",
     "log_min_messages": "warning",
     "log_line_prefix": "'%m [%p] %u@%d '",

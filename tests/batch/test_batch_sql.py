@@ -126,3 +126,38 @@ def test_labels_load_and_reload_without_change(warehouse, transform_dsn, tmp_pat
     with connect(warehouse, "owner") as conn:
         assert conn.execute("SELECT count(*), count(*) FILTER (WHERE is_fraud), max(loaded_at) FROM ops.fraud_labels").fetchone() == first
     assert first[0] == 1000 and first[1] > 0
+
+
+def test_first_bronze_copy_wins_whatever_the_physical_order(warehouse, transform_dsn, tmp_path):
+    # Two copies of one transaction in the same batch, the later bronze id stored first on disk (as after pruning
+    # and space reuse): silver keeps the copy with the lower bronze id, however the rows are scanned.
+    path = events(tmp_path, 300, cfg=warehouse)
+    write_bronze(warehouse, path)
+    line = path.read_text().splitlines()[0]
+    first, second = json.loads(line), json.loads(line)
+    tid = first["transaction_id"] = second["transaction_id"] = "t-copy-1"
+    first["amount"], second["amount"] = "11.11", "22.22"
+    with connect(warehouse, "owner") as conn, conn.cursor() as cur:
+        top = cur.execute("SELECT max(id) FROM bronze.raw_transactions").fetchone()[0]
+        with cur.copy('COPY bronze.raw_transactions (id, topic, "partition", "offset", kafka_key, transaction_id, payload) '
+                      "FROM STDIN") as cp:
+            cp.write_row((top + 20, "transactions.raw", 3, 2, first["customer_id"], tid, json.dumps(second)))
+            cp.write_row((top + 10, "transactions.raw", 3, 1, first["customer_id"], tid, json.dumps(first)))
+        cur.execute("SELECT setval('bronze.raw_transactions_id_seq', %s)", [top + 20])
+    out = refresh(transform_dsn, warehouse, NOW)["transactions"]["rows"][0]
+    assert out == {"rows_read": 302, "rows_loaded": 301, "rows_invalid": out["rows_invalid"], "duplicates_dropped": 1}
+    with connect(warehouse, "owner") as conn:
+        assert conn.execute("SELECT bronze_id, amount::text FROM silver.transactions WHERE transaction_id = %s",
+                            [tid]).fetchall() == [(top + 10, "11.11")]
+        assert conn.execute("SELECT amount::text FROM gold.fact_transactions WHERE transaction_id = %s",
+                            [tid]).fetchall() == [("11.11",)]
+        # the daily aggregate (now summed from the hourly one) equals the facts, day by day
+        by_day = conn.execute("""
+            SELECT d.date_key, d.tx_count, d.total_amount, f.n, f.amount FROM gold.agg_daily_fraud d
+            FULL JOIN (SELECT date_key, count(*) AS n, sum(amount) AS amount FROM gold.fact_transactions GROUP BY 1) f
+                USING (date_key)""").fetchall()
+    assert by_day and all((r[1], r[2]) == (r[3], r[4]) for r in by_day), by_day
+    assert_consistent(consistency(warehouse))
+    before = fingerprint(warehouse)
+    assert refresh(transform_dsn, warehouse, NOW)["transactions"]["rows"][0]["rows_read"] == 0
+    assert fingerprint(warehouse) == before

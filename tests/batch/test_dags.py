@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from batch_helpers import assert_consistent, consistency, events, fingerprint, seed_defects, write_bronze
 
-from streamflow.batch import DAG_ORDER, airflow_env, quality_results, run_dag, run_dags
+from streamflow.batch import DAG_ORDER, GOLD_MODELS, GOLD_STAGES, airflow_env, quality_results, run_dag, run_dags
 from streamflow.config import load_config
 
 pytestmark = pytest.mark.airflow
@@ -30,6 +30,7 @@ for dag_id, dag in bag.dags.items():
         "retries": sorted({t.retries for t in dag.tasks}),
         "retry_delay": sorted({t.retry_delay.total_seconds() for t in dag.tasks}),
         "timetable": type(dag.timetable).__name__,
+        "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
     }
 print(json.dumps(out))
 """
@@ -50,9 +51,18 @@ def test_every_dag_imports_without_errors(tmp_path):
     assert out["dags"]["silver_to_gold"]["timetable"] == "AssetTriggeredTimetable"
     assert out["dags"]["bronze_to_silver"]["timetable"] == "CronDataIntervalTimetable"
     assert {"fraud_report", "quality_report", "prepare", "render"} <= set(out["dags"]["fraud_report"]["tasks"])
+    # silver_to_gold follows GOLD_STAGES: every model waits for every model of the stage before it, and no other
+    up = out["dags"]["silver_to_gold"]["upstream"]
+    assert set(up) == set(GOLD_MODELS)
+    for before, stage in zip(GOLD_STAGES, GOLD_STAGES[1:], strict=False):
+        for name in stage:
+            assert up[name] == sorted(before), (name, up[name])
+    assert up["begin_batch"] == []
+    assert up["agg_daily_fraud"] == ["agg_hourly_sales", "fact_fraud_alerts"]  # it sums agg_hourly_sales
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(1800)  # five `airflow dags test` processes: 700+ s on the shared 2-core machine under load
 def test_dags_run_against_the_warehouse(warehouse, transform_dsn, tmp_path):
     cfg = warehouse.model_copy(deep=True)
     cfg.airflow.home = tmp_path / "airflow"

@@ -1,16 +1,22 @@
--- gold.agg_daily_fraud: per UTC day, transactions, alerts, alert rate and scores, recomputed from the fact
--- tables for every day this batch touched. Only changed days are written.
+-- gold.agg_daily_fraud: per UTC day, transactions, alerts, alert rate and scores, recomputed for every day this
+-- batch touched. Transaction counts and amounts are the sums of that day's agg_hourly_sales rows (refreshed just
+-- before, from the facts: the same numbers without re-reading every fact row); alerts come from
+-- fact_fraud_alerts. Only changed days are written.
 WITH win AS (
     SELECT (SELECT last_id FROM ops.watermarks WHERE pipeline = 'gold.batch') AS lo,
            (SELECT last_id FROM ops.watermarks WHERE pipeline = 'gold.batch:target') AS hi
 ), days AS (
-    SELECT DISTINCT (extract(year FROM u.ts) * 10000 + extract(month FROM u.ts) * 100 + extract(day FROM u.ts))::integer AS date_key
+    SELECT DISTINCT (u.ts)::date AS day,
+           (extract(year FROM u.ts) * 10000 + extract(month FROM u.ts) * 100 + extract(day FROM u.ts))::integer AS date_key
     FROM silver.transactions t, win, LATERAL (SELECT t.event_time AT TIME ZONE 'UTC' AS ts) u
     WHERE t.change_seq > win.lo AND t.change_seq <= win.hi AND t.is_valid
 ), tx AS (
-    SELECT f.date_key, count(*) AS n, sum(f.amount) AS amount
-    FROM gold.fact_transactions f WHERE f.date_key IN (SELECT date_key FROM days)
-    GROUP BY f.date_key
+    -- the day's hours by the primary key's leading column (event_hour), not a scan of the whole table
+    SELECT d.date_key, sum(h.tx_count) AS n, sum(h.total_amount) AS amount
+    FROM days d
+    JOIN gold.agg_hourly_sales h ON h.event_hour >= d.day::timestamp AT TIME ZONE 'UTC'
+                                AND h.event_hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+    GROUP BY d.date_key
 ), al AS (
     SELECT x.date_key, count(*) AS n, sum(x.amount) AS amount, avg(x.fraud_score) AS avg_score,
            max(x.fraud_score) AS max_score, count(DISTINCT x.customer_key) AS customers,

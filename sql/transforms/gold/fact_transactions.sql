@@ -12,7 +12,7 @@ INSERT INTO gold.fact_transactions AS f (
     transaction_id, date_key, event_hour, customer_key, store_key, product_key, event_time, amount, currency,
     payment_method, installments, latitude, longitude, distance_from_home_km, fraud_score, is_fraud, ingested_at)
 SELECT t.transaction_id,
-       (extract(year FROM u.ts) * 10000 + extract(month FROM u.ts) * 100 + extract(day FROM u.ts))::integer,
+       (date_part('year', u.ts) * 10000 + date_part('month', u.ts) * 100 + date_part('day', u.ts))::integer,
        date_trunc('hour', t.event_time, 'UTC'), c.customer_key, s.store_key, p.product_key, t.event_time,
        t.amount, t.currency, t.payment_method, t.installments, t.latitude, t.longitude, t.distance_from_home_km,
        t.fraud_score, t.is_fraud, t.ingested_at

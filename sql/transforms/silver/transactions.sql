@@ -4,26 +4,19 @@
 -- copies, in this batch or an earlier one, are dropped), enriches with customer/store/product reference data
 -- and attaches the fraud alert if one has been loaded. Invalid rows are kept, flagged: is_valid = false and
 -- the failed checks in quality_checks (unknown_* entries are warnings and do not make a row invalid).
--- Cost: two sequential passes over the batch's bronze rows (a narrow one that finds repeated transaction_ids,
--- then one that parses each payload once with jsonb_to_record); copies are dropped by hash anti-joins against
--- the (small) set of repeated ids and against silver, so no row is fetched twice by index.
+-- Cost: one pass over the batch's bronze rows in id order (the primary key's range scan), each payload parsed
+-- once. Copies are dropped by the unique index itself: rows are inserted in bronze id order with ON CONFLICT
+-- DO NOTHING, so the first copy of a transaction_id wins and later ones (or ids silver already has) are
+-- skipped. No anti-join: an anti-join's row estimate collapses to one row, which made the planner probe the
+-- reference tables' indexes once per row (4 million probes for a million rows) instead of hashing them.
 WITH wm AS (
     SELECT last_id FROM ops.watermarks WHERE pipeline = 'silver.transactions'
 ), hi AS (
     SELECT coalesce(max(b.id), 0) AS id
     FROM bronze.raw_transactions b
     WHERE b.ingested_at <= now() - make_interval(secs => %(settle_seconds)s::float8)
-), counted AS (
-    -- narrow first pass: rows per transaction_id in this batch, and the first bronze row of each
-    SELECT nullif(b.payload ->> 'transaction_id', '') AS transaction_id, min(b.id) AS first_id, count(*) AS copies
-    FROM bronze.raw_transactions b, wm, hi
-    WHERE b.id > wm.last_id AND b.id <= hi.id
-    GROUP BY 1
-), repeated AS MATERIALIZED (
-    -- usually empty; materialized so it is computed once, not rescanned from `counted` for every row
-    SELECT c.transaction_id, c.first_id FROM counted c WHERE c.copies > 1 AND c.transaction_id IS NOT NULL
 ), fresh AS (
-    -- the batch, each payload parsed once; later copies within the batch and ids silver already has are dropped
+    -- the batch, each payload parsed once
     SELECT b.id, b.topic, b.partition, b."offset", b.ingested_at, x.*
     FROM bronze.raw_transactions b
     CROSS JOIN wm
@@ -32,13 +25,10 @@ WITH wm AS (
         AS x(transaction_id text, customer_id text, store_id text, product_id text, amount text, currency text,
              payment_method text, installments text, latitude text, longitude text, "timestamp" text)
     WHERE b.id > wm.last_id AND b.id <= hi.id
-      AND NOT EXISTS (SELECT 1 FROM repeated d WHERE d.transaction_id = nullif(x.transaction_id, '') AND d.first_id <> b.id)
-      AND NOT EXISTS (SELECT 1 FROM silver.transactions s WHERE s.transaction_id = nullif(x.transaction_id, ''))
-), checked AS (
-    -- OFFSET 0 keeps each LATERAL a separate step, so every value is cast once (not once per reference)
-    SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at, v.*, e.errors
-    FROM fresh r
-    CROSS JOIN LATERAL (SELECT
+), typed AS (
+    -- OFFSET 0 keeps this a separate step, so every value is cast once here (not once per reference), and
+    -- (unlike a LATERAL subquery) leaves the planner no per-row parameter to cache with a Memoize node
+    SELECT r.id, r.topic, r.partition, r."offset", r.ingested_at,
         nullif(r.transaction_id, '') AS transaction_id,
         nullif(r.customer_id, '') AS customer_id,
         nullif(r.store_id, '') AS store_id,
@@ -52,9 +42,10 @@ WITH wm AS (
         CASE WHEN pg_input_is_valid(r.longitude, 'float8') THEN r.longitude::float8 END AS longitude,
         CASE WHEN pg_input_is_valid(r."timestamp", 'timestamptz') THEN r."timestamp"::timestamptz END AS event_time,
         r."timestamp" AS ts_text
-        OFFSET 0
-    ) v
-    CROSS JOIN LATERAL (SELECT
+    FROM fresh r
+    OFFSET 0
+), checked AS (
+    SELECT v.*,
            array_remove(ARRAY[
                CASE WHEN v.transaction_id IS NULL THEN 'missing_transaction_id' END,
                CASE WHEN v.customer_id IS NULL THEN 'missing_customer_id' END,
@@ -70,8 +61,8 @@ WITH wm AS (
                CASE WHEN v.event_time IS NULL THEN 'missing_or_bad_timestamp'
                     WHEN v.ts_text !~ '(Z|[+-][0-9]{2}:?[0-9]{2})$' THEN 'timestamp_without_offset' END
            ], NULL) AS errors
-        OFFSET 0
-    ) e
+    FROM typed v
+    OFFSET 0
 ), ins AS (
     INSERT INTO silver.transactions (
         bronze_id, transaction_id, customer_id, store_id, product_id, amount, currency, payment_method, installments,
@@ -100,13 +91,17 @@ WITH wm AS (
     LEFT JOIN silver.stores s ON s.store_id = t.store_id
     LEFT JOIN silver.products pr ON pr.product_id = t.product_id
     LEFT JOIN silver.fraud_alerts a ON a.transaction_id = t.transaction_id
+    ORDER BY t.id  -- the first bronze row of a transaction_id is inserted first and wins
+    ON CONFLICT (transaction_id) WHERE transaction_id IS NOT NULL DO NOTHING
     RETURNING is_valid
 ), mark AS (
     UPDATE ops.watermarks w SET last_id = hi.id, updated_at = now()
     FROM hi WHERE w.pipeline = 'silver.transactions' AND hi.id > w.last_id
     RETURNING 1
+), n AS (
+    SELECT count(*) AS rows_read FROM bronze.raw_transactions b, wm, hi WHERE b.id > wm.last_id AND b.id <= hi.id
+), loaded AS (
+    SELECT count(*) AS rows_loaded, count(*) FILTER (WHERE NOT is_valid) AS rows_invalid FROM ins
 )
-SELECT (SELECT coalesce(sum(copies), 0) FROM counted)::bigint AS rows_read,
-       (SELECT count(*) FROM ins) AS rows_loaded,
-       (SELECT count(*) FILTER (WHERE NOT is_valid) FROM ins) AS rows_invalid,
-       ((SELECT coalesce(sum(copies), 0) FROM counted) - (SELECT count(*) FROM ins))::bigint AS duplicates_dropped
+SELECT n.rows_read, loaded.rows_loaded, loaded.rows_invalid, n.rows_read - loaded.rows_loaded AS duplicates_dropped
+FROM n, loaded
