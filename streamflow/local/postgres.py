@@ -20,9 +20,10 @@ from ..config import Settings
 from .proc import ServiceError, log_dir, port_open, run_dir, service_dir, tail, wait_until
 
 # %% auto #0
-__all__ = ['ROLES', 'SERVICE_USER', 'START_TIMEOUT_S', 'SERVER_SETTINGS', 'secrets_path', 'password_var', 'passwords', 'external',
-           'make_uri', 'owner_dsn', 'role_dsn', 'pg_bin', 'service_user', 'make_traversable', 'pg_paths',
-           'init_cluster', 'server_pid', 'server_healthy', 'ensure_database', 'start_server', 'stop_server']
+__all__ = ['ROLES', 'SERVICE_USER', 'START_TIMEOUT_S', 'SERVER_SETTINGS', 'SETTINGS_FILE', 'secrets_path', 'password_var',
+           'passwords', 'external', 'make_uri', 'owner_dsn', 'role_dsn', 'pg_bin', 'service_user', 'make_traversable',
+           'pg_paths', 'write_settings', 'init_cluster', 'server_pid', 'server_healthy', 'ensure_database',
+           'start_server', 'stop_server']
 
 # %% ../../nbs/32_postgres_local.ipynb #322420cd
 ROLES = ("owner", "writer", "transform", "reader")  # owner: the superuser that owns the database and runs migrations
@@ -159,6 +160,25 @@ SERVER_SETTINGS = {
     "log_line_prefix": "'%m [%p] %u@%d '",
 }
 
+SETTINGS_FILE = "streamflow.conf"  # in the data directory, rewritten from SERVER_SETTINGS at every start
+
+def write_settings(cfg: Settings) -> Path:
+    "Write `SERVER_SETTINGS` to the data directory's `streamflow.conf`, included last by `postgresql.conf`; its path."
+    # Rewritten at every start, so a data directory made by an older version gets today's settings too.
+    data, user = pg_paths(cfg)["data"], service_user()
+    conf = data / SETTINGS_FILE
+    conf.write_text("# written by streamflow at every start: edit SERVER_SETTINGS (nbs/32_postgres_local), not this\n"
+                    + "".join(f"{k} = {v}\n" for k, v in SERVER_SETTINGS.items()))
+    conf.chmod(0o600)
+    if user is not None:
+        os.chown(conf, user.pw_uid, user.pw_gid)
+    include = f"include_if_exists = '{SETTINGS_FILE}'"
+    main = data / "postgresql.conf"
+    if include not in main.read_text().splitlines():  # later lines win: the include goes last
+        with open(main, "a") as f:
+            f.write(f"\n# streamflow local settings\n{include}\n")
+    return conf
+
 def init_cluster(cfg: Settings) -> bool:
     "Create the data directory with `initdb` unless it exists; True if it ran."
     p = pg_paths(cfg)
@@ -185,8 +205,7 @@ def init_cluster(cfg: Settings) -> bool:
     if r.returncode != 0:
         shutil.rmtree(p["data"], ignore_errors=True)
         raise ServiceError(f"initdb failed in {p['data']}:\n{(r.stdout + r.stderr)[-2000:]}")
-    with open(p["data"] / "postgresql.conf", "a") as f:
-        f.write("\n# streamflow local settings\n" + "".join(f"{k} = {v}\n" for k, v in SERVER_SETTINGS.items()))
+    write_settings(cfg)
     return True
 
 def server_pid(cfg: Settings) -> int | None:
@@ -236,7 +255,8 @@ def start_server(cfg: Settings, timeout: float = START_TIMEOUT_S) -> int:
         if port_open(cfg.postgres.host, cfg.postgres.port):
             raise ServiceError(f"port {cfg.postgres.port} is already in use by another process: stop it or "
                                "change postgres.port (STREAMFLOW__POSTGRES__PORT)")
-        init_cluster(cfg)
+        if not init_cluster(cfg):
+            write_settings(cfg)
         user = service_user()
         r = _run_pg([str(pg_bin("pg_ctl")), "-D", str(p["data"]), "-l", str(p["log"]), "-w", "-t", str(int(timeout)),
                      "-o", f"-p {cfg.postgres.port} -c listen_addresses={cfg.postgres.host}", "start"], user)
