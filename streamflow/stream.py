@@ -670,7 +670,9 @@ def write_rows(conn, sql: str, rows: list, n_cols: int) -> tuple[int, list[tuple
             inserted += write_batch(conn, sql, [row], n_cols)
         except psycopg.DataError as e:
             msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            refused.append((row, f"database refused the row ({e.sqlstate}): {msg}"))
+            # sqlstate None: psycopg refused to send it (e.g. a NUL byte), the server never saw the row
+            why = f"database refused the row ({e.sqlstate})" if e.sqlstate else "row cannot be sent to the database"
+            refused.append((row, f"{why}: {msg}"))
     return inserted, refused
 
 # %% ../nbs/40_stream_io.ipynb #bbf9d10a

@@ -65,7 +65,7 @@ def test_a_batch_with_a_row_the_database_refuses_keeps_the_good_rows(bronze_db):
         inserted, refused = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
     assert inserted == 5
     assert [r for r, _ in refused] == [rows[3]]
-    assert "NUL" in refused[0][1]
+    assert "NUL" in refused[0][1] and refused[0][1].startswith("row cannot be sent to the database")
     assert [o for o, _, _ in _bronze(bronze_db)] == [0, 1, 2, 4, 5]  # every good row, nothing of the bad one
 
     dlq = json.loads(refused_dead_letter(*refused[0]))  # what the job sends to the dead-letter topic
@@ -83,7 +83,7 @@ def test_a_server_side_refusal_is_retried_row_by_row_and_a_replay_adds_nothing(b
     with psycopg.connect(dsn, autocommit=True) as conn:
         inserted, refused = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
         assert (inserted, [r for r, _ in refused]) == (3, [rows[1]])
-        assert "22008" in refused[0][1]
+        assert refused[0][1].startswith("database refused the row (22008)")
         # a replay of the same batch (a restart from the checkpoint) inserts nothing new and refuses the same row
         again, refused_again = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
     assert (again, [r for r, _ in refused_again]) == (0, [rows[1]])
