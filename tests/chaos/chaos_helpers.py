@@ -67,8 +67,14 @@ end_offsets = topic_ends  # the high watermark of every partition of a topic (st
 
 
 def job_groups(cfg: Settings, jobs: Iterable[str] = JOB_NAMES) -> dict[str, str]:
-    "Job -> the consumer group it reads `transactions.raw` with (offsets committed on checkpoints)."
+    "Job -> the consumer group it reads its input topic with (offsets committed on checkpoints)."
     return {j: f"{cfg.kafka.client_id}-{j}" for j in jobs}
+
+
+def job_input(cfg: Settings, job: str) -> str:
+    "The topic job `job` reads: the aggregator reads the detector's `transactions.scored`, the others `transactions.raw`."
+    t = cfg.kafka.topics
+    return t.scored.name if job == "realtime-aggregator" else t.transactions.name
 
 
 def set_group_offsets(cfg: Settings, group: str, topic: str, offsets: dict[int, int]) -> None:
@@ -97,15 +103,15 @@ def consumer_lag(cfg: Settings, group: str, topic: str, start: dict[int, int] | 
 
 
 def reset(cfg: Settings) -> Slice:
-    "Jobs stopped, services up, bronze empty, checkpoints gone, the jobs' groups at the end of the topic."
+    "Jobs stopped, services up, bronze empty, checkpoints gone, the jobs' groups at the end of their input topics."
     restore(cfg)
     with connect(cfg, "owner", autocommit=True) as conn:
         conn.execute("TRUNCATE bronze.raw_transactions, bronze.raw_fraud_alerts")
     shutil.rmtree(flink_run_dir(cfg) / "checkpoints", ignore_errors=True)
     s = Slice(cfg, {t.name: end_offsets(cfg, t.name) for t in cfg.kafka.topics.__dict__.values()})
-    tx_topic = cfg.kafka.topics.transactions.name
-    for group in job_groups(cfg).values():
-        set_group_offsets(cfg, group, tx_topic, s.start[tx_topic])
+    for job, group in job_groups(cfg).items():
+        topic = job_input(cfg, job)
+        set_group_offsets(cfg, group, topic, s.start[topic])
     s.log_marks = {j: _size(runner.out_file(cfg, j)) for j in JOB_NAMES}
     return s
 
