@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from streamflow.config import Settings, load_config
 
@@ -130,3 +132,23 @@ def pg_owner(stack: Settings) -> Iterator[psycopg.Connection]:
 
     with connect(stack, "owner", autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def fresh_db(stack: Settings, pg_owner: psycopg.Connection) -> Iterator[Settings]:
+    "Settings pointing at a new, empty database on the isolated server (dropped afterwards)."
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    pg_owner.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    cfg = stack.model_copy(deep=True)
+    cfg.postgres.database = name
+    yield cfg
+    pg_owner.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def migrated_db(fresh_db: Settings) -> Settings:
+    "`fresh_db` with every migration applied: the warehouse's schemas, tables and roles, no data."
+    from streamflow.warehouse import migrate
+
+    migrate(fresh_db)
+    return fresh_db

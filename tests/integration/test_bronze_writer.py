@@ -5,31 +5,15 @@ transaction processor turns it into a dead letter carrying the event's original 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
 import psycopg
-import pytest
-from psycopg import sql
 
 from streamflow.config import Settings
 from streamflow.jobs.transaction_processor import BRONZE_FIELDS, BRONZE_SQL, refused_dead_letter, validate
 from streamflow.stream import dlq_original, write_rows
-from streamflow.warehouse import connect, dsn_for, migrate
+from streamflow.warehouse import connect, dsn_for
 
 TOPIC = "transactions.raw"
-
-
-@pytest.fixture
-def bronze_db(stack: Settings, pg_owner) -> Iterator[Settings]:
-    "Settings pointing at a new, migrated database on the isolated server (dropped afterwards)."
-    name = f"bw_{uuid.uuid4().hex[:8]}"
-    pg_owner.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    cfg = stack.model_copy(deep=True)
-    cfg.postgres.database = name
-    migrate(cfg)
-    yield cfg
-    pg_owner.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _event(i: int) -> bytes:
@@ -58,15 +42,15 @@ def _bronze(cfg: Settings) -> list[tuple]:
         return conn.execute('SELECT "offset", kafka_key, transaction_id FROM bronze.raw_transactions ORDER BY "offset"').fetchall()
 
 
-def test_a_batch_with_a_row_the_database_refuses_keeps_the_good_rows(bronze_db):
+def test_a_batch_with_a_row_the_database_refuses_keeps_the_good_rows(migrated_db):
     # A NUL byte in the Kafka key: the event itself is valid (validate passes it), but PostgreSQL text cannot hold NUL
     rows = _rows(6, keys={3: b"c-0\x00"})
-    with psycopg.connect(_writer(bronze_db), autocommit=True) as conn:
+    with psycopg.connect(_writer(migrated_db), autocommit=True) as conn:
         inserted, refused = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
     assert inserted == 5
     assert [r for r, _ in refused] == [rows[3]]
     assert "NUL" in refused[0][1] and refused[0][1].startswith("row cannot be sent to the database")
-    assert [o for o, _, _ in _bronze(bronze_db)] == [0, 1, 2, 4, 5]  # every good row, nothing of the bad one
+    assert [o for o, _, _ in _bronze(migrated_db)] == [0, 1, 2, 4, 5]  # every good row, nothing of the bad one
 
     dlq = json.loads(refused_dead_letter(*refused[0]))  # what the job sends to the dead-letter topic
     assert dlq_original(dlq) == _event(3)  # the original event, byte for byte
@@ -74,12 +58,12 @@ def test_a_batch_with_a_row_the_database_refuses_keeps_the_good_rows(bronze_db):
     assert "NUL" in dlq["reason"]
 
 
-def test_a_server_side_refusal_is_retried_row_by_row_and_a_replay_adds_nothing(bronze_db):
+def test_a_server_side_refusal_is_retried_row_by_row_and_a_replay_adds_nothing(migrated_db):
     rows = _rows(4)
     bad = list(rows[1])
     bad[5] = "2026-02-30T10:00:00+00:00"  # the server refuses this date (22008): out of the column type's range
     rows[1] = tuple(bad)
-    dsn = _writer(bronze_db)
+    dsn = _writer(migrated_db)
     with psycopg.connect(dsn, autocommit=True) as conn:
         inserted, refused = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
         assert (inserted, [r for r, _ in refused]) == (3, [rows[1]])
@@ -87,11 +71,11 @@ def test_a_server_side_refusal_is_retried_row_by_row_and_a_replay_adds_nothing(b
         # a replay of the same batch (a restart from the checkpoint) inserts nothing new and refuses the same row
         again, refused_again = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
     assert (again, [r for r, _ in refused_again]) == (0, [rows[1]])
-    assert [o for o, _, _ in _bronze(bronze_db)] == [0, 2, 3]
+    assert [o for o, _, _ in _bronze(migrated_db)] == [0, 2, 3]
 
 
-def test_a_clean_batch_is_one_statement(bronze_db):
+def test_a_clean_batch_is_one_statement(migrated_db):
     rows = _rows(50)
-    with psycopg.connect(_writer(bronze_db), autocommit=True) as conn:
+    with psycopg.connect(_writer(migrated_db), autocommit=True) as conn:
         assert write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS)) == (50, [])
-    assert len(_bronze(bronze_db)) == 50
+    assert len(_bronze(migrated_db)) == 50

@@ -30,17 +30,6 @@ ORDER BY 1, 2, 3, 4
 """
 
 
-@pytest.fixture
-def fresh_db(stack, pg_owner):
-    "Settings pointing at a new, empty database on the test server (dropped afterwards)."
-    name = f"t_{uuid.uuid4().hex[:8]}"
-    pg_owner.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    cfg = stack.model_copy(deep=True)
-    cfg.postgres.database = name
-    yield cfg
-    pg_owner.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def snapshot(cfg):
     with connect(cfg) as c:
         return c.execute(SCHEMA_SNAPSHOT).fetchall(), c.execute(
