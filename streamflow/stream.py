@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,10 @@ __all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS
            'publish_rules', 'read_topic', 'control_snapshot', 'JsonFormatter', 'json_logger', 'flink_run_dir',
            'checkpoint_dir', 'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file',
            'job_metrics_port', 'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env',
-           'run_job', 'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first', 'kafka_keyed_stream',
-           'sink_properties', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns', 'write_batch',
-           'write_rows', 'flink_type', 'row_type', 'sql_type', 'murmur2', 'kafka_partition', 'partition_keys',
-           'PgBatchWriter']
+           'run_job', 'kafka_table_ddl', 'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first',
+           'kafka_keyed_stream', 'sink_properties', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns',
+           'write_batch', 'write_rows', 'flink_type', 'row_type', 'sql_type', 'murmur2', 'kafka_partition',
+           'partition_keys', 'PgBatchWriter']
 
 # %% ../nbs/40_stream_io.ipynb #2ef6dd1f
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -233,13 +233,23 @@ def publish_rules(cfg: Settings, rules: FraudRules) -> int:
     "Replace the detector's rule parameters, weights and threshold via the control topic."
     return publish_control(cfg, [rules_message(rules)])
 
+# %% ../nbs/40_stream_io.ipynb #6454d01b
+def _first_offsets(
+    marks: dict[int, tuple[int, int]],  # partition -> (low, high) watermark offsets
+    start: dict[int, int] | None = None,  # partition -> first offset wanted (not listed: the low watermark)
+) -> dict[int, int]:
+    "The offset each partition is read from: `start`, clamped to the partition's retained range."
+    start = start or {}
+    return {p: min(max(lo, start.get(p, lo)), hi) for p, (lo, hi) in marks.items()}
+
 # %% ../nbs/40_stream_io.ipynb #7a07d5a8
 def read_topic(
     cfg: Settings,
     topic: str,  # topic name
     timeout: float = 30.0,  # give up after this many seconds
+    start: dict[int, int] | None = None,  # partition -> first offset to read (partitions not listed: from the beginning)
 ) -> list[tuple[bytes | None, bytes | None, int, int, int]]:
-    "All records of `topic` up to its current end: `(key, value, partition, offset, timestamp_ms)`."
+    "Records of `topic` from `start` (default: the beginning) to its current end: `(key, value, partition, offset, timestamp_ms)`."
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "group.id": f"streamflow-reader-{os.getpid()}-{time.time_ns()}",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
@@ -251,8 +261,9 @@ def read_topic(
         parts = sorted(md.topics[topic].partitions)
         marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
         ends = {p: hi for p, (lo, hi) in marks.items()}
-        todo = {p for p, (lo, hi) in marks.items() if hi > lo}  # retention may have emptied a partition
-        c.assign([TopicPartition(topic, p, marks[p][0]) for p in parts])
+        first = _first_offsets(marks, start)
+        todo = {p for p in parts if ends[p] > first[p]}  # retention may have emptied a partition; `start` may be its end
+        c.assign([TopicPartition(topic, p, first[p]) for p in parts])
         out: list[tuple[bytes | None, bytes | None, int, int, int]] = []
         deadline = time.monotonic() + timeout
         while todo and time.monotonic() < deadline:
@@ -501,6 +512,24 @@ def run_job(
     log.info("starting", extra={"job": job, "cluster": args.cluster, "pid": os.getpid()})
     env.execute(job)
 
+# %% ../nbs/40_stream_io.ipynb #bfbeb5e7
+def kafka_table_ddl(
+    cfg: Settings,
+    table: str,  # table name to create
+    topic: str,  # Kafka topic
+    columns: Sequence[str],  # rendered column, computed-column, WATERMARK and PRIMARY KEY lines, in order
+    options: dict[str, str],  # the table's own WITH options, in order (not connector, topic or bootstrap servers)
+    connector: str = "kafka",  # "kafka" or "upsert-kafka"
+) -> str:
+    "Flink SQL `CREATE TABLE` of a Kafka topic: `columns`, then connector, topic, bootstrap servers and `options`."
+    base = {"connector": connector, "topic": topic, "properties.bootstrap.servers": cfg.kafka.bootstrap}
+    if clash := base.keys() & options.keys():
+        raise ValueError(f"kafka_table_ddl sets {sorted(clash)} itself")
+    quoted = {k: v.replace("'", "''") for k, v in (base | options).items()}  # SQL string literals
+    opts = ",\n  ".join(f"'{k}' = '{v}'" for k, v in quoted.items())
+    cols = ",\n  ".join(columns)
+    return f"CREATE TABLE `{table}` (\n  {cols}\n) WITH (\n  {opts}\n)"
+
 # %% ../nbs/40_stream_io.ipynb #4101f668
 def kafka_source_ddl(
     cfg: Settings,
@@ -512,7 +541,10 @@ def kafka_source_ddl(
     idle_timeout_s: int | None = None,  # with event_time: mark the source idle after this many quiet seconds
 ) -> str:
     "Flink SQL DDL of a Kafka table with the raw value and its topic/partition/offset/timestamp metadata."
-    wm = ""
+    cols = ["`value` BYTES", "`topic` STRING METADATA VIRTUAL", "`partition` INT METADATA VIRTUAL",
+            "`offset` BIGINT METADATA VIRTUAL", "`kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL"]
+    if with_key:
+        cols.append("`key` BYTES")
     if event_time:
         if event_time == "payload":
             # an unparsable or implausible timestamp (outside the model's event-time contract: an invalid record)
@@ -526,28 +558,14 @@ def kafka_source_ddl(
         else:
             raise ValueError(f"event_time must be 'payload' or 'kafka', not {event_time!r}")
         # bounded out-of-orderness, generated per Kafka partition inside the source
-        wm = (f",\n  `event_ts` AS {ts},\n"
-              f"  WATERMARK FOR `event_ts` AS `event_ts` - INTERVAL '{cfg.flink.watermark_out_of_orderness_s}' SECOND")
-    key_col = ",\n  `key` BYTES" if with_key else ""
-    fmt = ("'key.format' = 'raw',\n  'key.fields' = 'key',\n  'value.format' = 'raw',\n  'value.fields-include' = 'EXCEPT_KEY'"
-           if with_key else "'format' = 'raw'")
+        cols += [f"`event_ts` AS {ts}",
+                 f"WATERMARK FOR `event_ts` AS `event_ts` - INTERVAL '{cfg.flink.watermark_out_of_orderness_s}' SECOND"]
+    opts = {"properties.group.id": group_id, "properties.auto.offset.reset": "earliest", "scan.startup.mode": "group-offsets"}
+    opts |= ({"key.format": "raw", "key.fields": "key", "value.format": "raw", "value.fields-include": "EXCEPT_KEY"}
+             if with_key else {"format": "raw"})
     if event_time and idle_timeout_s:
-        fmt += f",\n  'scan.watermark.idle-timeout' = '{idle_timeout_s} s'"
-    return f"""CREATE TABLE `{table}` (
-  `value` BYTES,
-  `topic` STRING METADATA VIRTUAL,
-  `partition` INT METADATA VIRTUAL,
-  `offset` BIGINT METADATA VIRTUAL,
-  `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL{key_col}{wm}
-) WITH (
-  'connector' = 'kafka',
-  'topic' = '{topic}',
-  'properties.bootstrap.servers' = '{cfg.kafka.bootstrap}',
-  'properties.group.id' = '{group_id}',
-  'properties.auto.offset.reset' = 'earliest',
-  'scan.startup.mode' = 'group-offsets',
-  {fmt}
-)"""
+        opts["scan.watermark.idle-timeout"] = f"{idle_timeout_s} s"
+    return kafka_table_ddl(cfg, table, topic, cols, opts)
 
 # %% ../nbs/40_stream_io.ipynb #b676a92b
 def kafka_stream(env, cfg: Settings, name: str, topic: str, group_id: str, event_time: str | None = None,

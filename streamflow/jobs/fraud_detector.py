@@ -21,6 +21,7 @@ from streamflow.stream import (
     kafka_keyed_stream,
     kafka_sink,
     kafka_stream,
+    kafka_table_ddl,
     metric_counter,
     parse_control,
     partition_keys,
@@ -193,23 +194,12 @@ def scored_sink_ddl(
     txn_prefix: str,  # transactional.id prefix (unique per job and cluster)
 ) -> str:
     "Flink SQL DDL of the exactly-once Kafka/JSON sink of scored events (raw string key, `SCORED_FIELDS` value)."
-    cols = ",\n  ".join(f"`{n}` {sql_type(t)}" for n, t in SCORED_FIELDS)
+    cols = ["`key` STRING"] + [f"`{n}` {sql_type(t)}" for n, t in SCORED_FIELDS]
     props = {**sink_properties(cfg, topic), "transaction.timeout.ms": str(SCORED_TXN_TIMEOUT_MS)}
-    opts = "".join(f",\n  'properties.{k}' = '{v}'" for k, v in props.items())
-    return f"""CREATE TABLE `{table}` (
-  `key` STRING,
-  {cols}
-) WITH (
-  'connector' = 'kafka',
-  'topic' = '{topic}',
-  'properties.bootstrap.servers' = '{cfg.kafka.bootstrap}',
-  'key.format' = 'raw',
-  'key.fields' = 'key',
-  'value.format' = 'json',
-  'value.fields-include' = 'EXCEPT_KEY',
-  'sink.delivery-guarantee' = 'exactly-once',
-  'sink.transactional-id-prefix' = '{txn_prefix}'{opts}
-)"""
+    opts = {"key.format": "raw", "key.fields": "key", "value.format": "json", "value.fields-include": "EXCEPT_KEY",
+            "sink.delivery-guarantee": "exactly-once", "sink.transactional-id-prefix": txn_prefix,
+            **{f"properties.{k}": v for k, v in props.items()}}
+    return kafka_table_ddl(cfg, table, topic, cols, opts)
 
 # %% ../../nbs/42_fraud_detector.ipynb #8f6f0747
 def score_stream(

@@ -11,7 +11,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 
 from ..config import Settings
 from ..models import EVENT_TIME_MAX, EVENT_TIME_MIN
-from ..stream import run_job, sink_properties, sql_type
+from ..stream import kafka_table_ddl, run_job, sink_properties, sql_type
 from .fraud_detector import SCORED_FIELDS
 
 # %% auto #0
@@ -88,22 +88,13 @@ def scored_source_ddl(
     group_id: str,  # consumer group (offsets are committed on checkpoints)
 ) -> str:
     "Flink SQL DDL of the scored topic: `SCORED_FIELDS`, an `event_ts` rowtime and its watermark, read_committed."
-    cols = ",\n  ".join(f"`{n}` {sql_type(t)}" for n, t in SCORED_FIELDS)
-    return f"""CREATE TABLE `{table}` (
-  {cols},
-  `event_ts` AS {event_ts_sql()},
-  WATERMARK FOR `event_ts` AS `event_ts` - {interval_sql(cfg.flink.watermark_out_of_orderness_s)}
-) WITH (
-  'connector' = 'kafka',
-  'topic' = '{topic}',
-  'properties.bootstrap.servers' = '{cfg.kafka.bootstrap}',
-  'properties.group.id' = '{group_id}',
-  'properties.auto.offset.reset' = 'earliest',
-  'properties.isolation.level' = 'read_committed',
-  'scan.startup.mode' = 'group-offsets',
-  'format' = 'json',
-  'json.ignore-parse-errors' = 'true'
-)"""
+    cols = [f"`{n}` {sql_type(t)}" for n, t in SCORED_FIELDS]
+    cols += [f"`event_ts` AS {event_ts_sql()}",
+             f"WATERMARK FOR `event_ts` AS `event_ts` - {interval_sql(cfg.flink.watermark_out_of_orderness_s)}"]
+    opts = {"properties.group.id": group_id, "properties.auto.offset.reset": "earliest",
+            "properties.isolation.level": "read_committed", "scan.startup.mode": "group-offsets",
+            "format": "json", "json.ignore-parse-errors": "true"}
+    return kafka_table_ddl(cfg, table, topic, cols, opts)
 
 # %% ../../nbs/43_realtime_aggregator.ipynb #f3d85445
 def late_sql(size_s: int, ms_column: str = "event_time_ms") -> str:
@@ -139,19 +130,10 @@ METRIC_FIELDS = (("store_id", "STRING NOT NULL"), ("window", "STRING NOT NULL"),
 
 def metrics_sink_ddl(cfg: Settings, table: str, topic: str) -> str:
     "Flink SQL DDL of the upsert-kafka sink of metric records, keyed by (store_id, window, window_start)."
-    cols = ",\n  ".join(f"`{n}` {t}" for n, t in METRIC_FIELDS)
-    opts = "".join(f",\n  'properties.{k}' = '{v}'" for k, v in sink_properties(cfg, topic).items())
-    return f"""CREATE TABLE `{table}` (
-  {cols},
-  PRIMARY KEY (`store_id`, `window`, `window_start`) NOT ENFORCED
-) WITH (
-  'connector' = 'upsert-kafka',
-  'topic' = '{topic}',
-  'properties.bootstrap.servers' = '{cfg.kafka.bootstrap}',
-  'key.format' = 'json',
-  'value.format' = 'json',
-  'value.fields-include' = 'ALL'{opts}
-)"""
+    cols = [f"`{n}` {t}" for n, t in METRIC_FIELDS] + ["PRIMARY KEY (`store_id`, `window`, `window_start`) NOT ENFORCED"]
+    opts = {"key.format": "json", "value.format": "json", "value.fields-include": "ALL",
+            **{f"properties.{k}": v for k, v in sink_properties(cfg, topic).items()}}
+    return kafka_table_ddl(cfg, table, topic, cols, opts, connector="upsert-kafka")
 
 def table_options(cfg: Settings) -> dict[str, str]:
     "The table configuration of the job: UTC, late firings within the allowed lateness, no upsert materializer."

@@ -128,8 +128,7 @@ def _size(p: Path) -> int:
 
 def read_since(s: Slice, topic: str) -> list[tuple]:
     "The records of `topic` produced since the slice began: `(key, value, partition, offset, ts_ms)`."
-    start = s.start.get(topic, {})
-    return [r for r in read_topic(s.cfg, topic) if r[3] >= start.get(r[2], 0)]
+    return read_topic(s.cfg, topic, start=s.start.get(topic, {}))  # seeks: the records before the slice are not read
 
 
 def job_output(s: Slice, job: str) -> str:
