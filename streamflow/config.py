@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'Paths', 'Topic', 'Topics', 'Kafka', 'PgRoles', 'Postgres', 'Generator',
            'Flink', 'Airflow', 'HighValueRule', 'VelocityRule', 'GeographicRule', 'TimeAnomalyRule', 'BlacklistRule',
-           'Corroboration', 'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides', 'find_root',
-           'load_config']
+           'Corroboration', 'Relearn', 'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides',
+           'find_root', 'load_config']
 
 # %% ../nbs/01_config.ipynb #77c66cc1
 class _Section(BaseModel):
@@ -124,9 +124,15 @@ class Corroboration(_Section):
     weight: float = Field(default=0.0, ge=0, le=1)  # bonus per corroborating rule beyond the first (0: off)
     min_score: float = Field(default=0.25, gt=0, le=1)  # raw score from which a rule's evidence corroborates
 
+class Relearn(_Section):
+    enabled: bool = True
+    min_alerts: int = Field(default=3, ge=1)  # consecutive alerts (none confirmed by the blacklist) ...
+    after_s: int = Field(default=86400, ge=0)  # ... spanning at least this long mean the profile is stale
+
 class FraudRules(_Section):
     threshold: float = Field(default=0.7, gt=0, le=1)
     corroboration: Corroboration = Corroboration()
+    relearn: Relearn = Relearn()
     high_value: HighValueRule
     velocity: VelocityRule
     geographic: GeographicRule

@@ -44,7 +44,7 @@ NEAR_KM = 50.0  # FR-003: purchases within this distance of the customer's usual
 AWAY_CAP = 0.5  # FR-003: being far from the usual place alone is supporting evidence, at most this score
 HOME_MIN_EVENTS = 3  # FR-003: the usual place needs this many trusted events
 HOME_HORIZON = 50  # the usual place is a running mean over about this many latest trusted events
-STATE_VERSION = 3  # bump when CustomerState's row layout changes
+STATE_VERSION = 4  # bump when CustomerState's row layout changes
 
 # %% ../nbs/20_rules.ipynb #700be16f
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -106,17 +106,21 @@ class CustomerState:
     home_km: float = 0.0  # running mean distance (km) of trusted purchases from the usual place
     recent_ts: list[float] = field(default_factory=list)  # sorted timestamps within the velocity window
     hour_hist: list[float] = field(default_factory=list)  # profile events per local hour of day (24, or empty)
+    alert_run: int = 0  # alerts in a row since the last trusted event
+    alert_since: float | None = None  # event time of the first of them (None when alert_run is 0)
 
     ROW_FIELDS = ("version", "n_seen", "n_profile", "amt_mean", "amt_m2",
-                  "last_ts", "last_lat", "last_lon", "home_lat", "home_lon", "home_km", "recent_ts", "hour_hist")
+                  "last_ts", "last_lat", "last_lon", "home_lat", "home_lon", "home_km", "recent_ts", "hour_hist", "alert_run",
+                  "alert_since")
     ROW_TYPES = ("int", "long", "long", "double", "double",
-                 "double", "double", "double", "double", "double", "double", "list<double>", "list<double>")  # for Types.ROW_NAMED in Flink
+                 "double", "double", "double", "double", "double", "double", "list<double>", "list<double>", "long",
+                 "double")  # for Types.ROW_NAMED in Flink
 
     def to_row(self) -> list:
         "The state as a flat list of primitives, in `ROW_FIELDS` order (version first)."
         return [STATE_VERSION, self.n_seen, self.n_profile, self.amt_mean, self.amt_m2, self.last_ts,
                 self.last_lat, self.last_lon, self.home_lat, self.home_lon, self.home_km, list(self.recent_ts),
-                list(self.hour_hist)]
+                list(self.hour_hist), self.alert_run, self.alert_since]
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> CustomerState:
@@ -125,7 +129,7 @@ class CustomerState:
             raise ValueError(f"unsupported CustomerState row (version {row[0] if len(row) else None!r}, {len(row)} fields)")
         return cls(int(row[1]), int(row[2]), float(row[3]), float(row[4]), _opt_float(row[5]), _opt_float(row[6]),
                    _opt_float(row[7]), float(row[8]), float(row[9]), float(row[10]), [float(t) for t in (row[11] or [])],
-                   [float(c) for c in (row[12] or [])])
+                   [float(c) for c in (row[12] or [])], int(row[13]), _opt_float(row[14]))
 
     def to_json(self) -> str:
         "Compact JSON: a list in `ROW_FIELDS` order (floats round-trip exactly)."
@@ -304,7 +308,7 @@ class RuleEngine:
         return ScoreResult(score, score > self.threshold, triggered, contrib, fired)
 
     def update(self, state: CustomerState, tx: Transaction, result: ScoreResult) -> CustomerState:
-        "The customer's state after this event (alerted events stay out of the behaviour profile)."
+        "The customer's state after this event (alerted events stay out of the behaviour profile until it is stale)."
         t = event_time(tx)
         vel = self.cfg.velocity
         latest = max(t, state.recent_ts[-1]) if state.recent_ts else t
@@ -314,9 +318,17 @@ class RuleEngine:
         recent = recent[-2 * vel.max_count:]
         new = CustomerState(state.n_seen + 1, state.n_profile, state.amt_mean, state.amt_m2, state.last_ts,
                             state.last_lat, state.last_lon, state.home_lat, state.home_lon, state.home_km, recent,
-                            state.hour_hist)
-        if result.is_alert:  # no poisoning: alerts only count for velocity
-            return new
+                            state.hour_hist, state.alert_run, state.alert_since)
+        if result.is_alert:  # no poisoning: alerts only count for velocity ...
+            if "FR-005" in result.raw_scores:  # ... and a blacklisted customer's alerts are confirmed fraud
+                return new
+            rl, since = self.cfg.relearn, t if state.alert_since is None else state.alert_since
+            new.alert_run, new.alert_since = state.alert_run + 1, since
+            if not rl.enabled or new.alert_run < rl.min_alerts or t - since < rl.after_s:
+                return new
+            # ... unless alerts have kept coming for so long that the profile is stale: learn again from here
+            state, new = CustomerState(state.n_seen), CustomerState(new.n_seen, recent_ts=recent)
+        new.alert_run, new.alert_since = 0, None
         if state.last_ts is None or t >= state.last_ts:
             new.last_ts, new.last_lat, new.last_lon = t, tx.latitude, tx.longitude
         x = math.log(float(tx.amount))

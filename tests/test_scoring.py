@@ -119,25 +119,52 @@ def test_result_invariants(rules_cfg):
     assert n_alerts > 0
 
 
-def test_alerts_do_not_poison_the_baseline(rules_cfg):
+def _amount_only(rules_cfg):
+    "An engine where the amount rule alone alerts, and events of customer `c` at home, `day` days after a Monday noon."
     cfg = rules_cfg.model_copy(update={"high_value": rules_cfg.high_value.model_copy(update={"weight": 1.0})})
-    engine = RuleEngine(cfg)
     t0 = datetime(2026, 1, 5, 12, tzinfo=timezone(timedelta(hours=-3)))
 
     def tx(i, amount, day):
         return Transaction(transaction_id=f"t{i}", customer_id="c", store_id="s", amount=Decimal(amount),
                            payment_method="boleto", latitude=-23.5, longitude=-46.6, timestamp=t0 + timedelta(days=day))
 
-    state = None
+    return cfg, RuleEngine(cfg), tx
+
+
+def test_alerts_do_not_poison_the_baseline(rules_cfg):
+    cfg, engine, tx = _amount_only(rules_cfg)
+    habit = None
     for i in range(8):
-        r, state = engine.process(tx(i, "100.00", i), state, frozenset())
+        r, habit = engine.process(tx(i, "100.00", i), habit, frozenset())
         assert not r.is_alert
-    baseline = (state.n_profile, state.amt_mean, state.amt_m2, state.hour_hist)
-    for i in range(8, 20):  # a fraudster repeating large purchases cannot teach the engine they are normal
-        r, state = engine.process(tx(i, "5000.00", i), state, frozenset())
+    baseline = (habit.n_profile, habit.amt_mean, habit.amt_m2, habit.hour_hist)
+    assert cfg.relearn.after_s >= 12 * 3600
+    state = habit
+    for i in range(8, 20):  # a fraudster repeating large purchases within hours cannot teach the engine they are normal
+        r, state = engine.process(tx(i, "5000.00", 8 + (i - 8) / 24), state, frozenset())
         assert r.is_alert and r.rules_triggered == ["FR-001"]
     assert (state.n_profile, state.amt_mean, state.amt_m2, state.hour_hist) == baseline
-    assert state.n_seen == 20
+    assert (state.n_seen, state.alert_run) == (20, 12)
+    state = habit
+    for i in range(8, 20):  # nor over days, once the blacklist has confirmed the alerts
+        r, state = engine.process(tx(i, "5000.00", i), state, frozenset({"c"}))
+        assert r.is_alert
+    assert (state.n_profile, state.amt_mean, state.amt_m2, state.hour_hist) == baseline
+
+
+def test_unconfirmed_alerts_for_days_relearn_the_profile(rules_cfg):
+    cfg, engine, tx = _amount_only(rules_cfg)
+    state = None
+    for i in range(8):
+        _, state = engine.process(tx(i, "100.00", i), state, frozenset())
+    alerts = []
+    for i in range(8, 20):  # the customer now buys 50x more every day, and nobody confirms the alerts
+        r, state = engine.process(tx(i, "5000.00", i), state, frozenset())
+        alerts.append(r.is_alert)
+    days = cfg.relearn.after_s / 86400
+    k = max(cfg.relearn.min_alerts, int(math.ceil(days)) + 1)  # alerts until the run spans after_s
+    assert alerts[:k] == [True] * k and not any(alerts[k:]), alerts
+    assert state.alert_run == 0 and state.n_profile == 20 - 8 - k + 1  # learnt again from the k-th alert
 
 
 def test_haversine_symmetry_and_scale():
