@@ -34,13 +34,13 @@ from streamflow.stream import (
 
 from ..config import FraudRules, Settings
 from ..models import Transaction, parse_record, to_dict
-from ..rules import RULE_IDS, CustomerState, RuleEngine, ScoreResult
+from ..rules import RULE_IDS, STATE_VERSION, CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0
-__all__ = ['JOB', 'ALERT_FIELDS', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_FIELDS', 'SCORED_TAG',
-           'ALERTS_SQL', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor', 'scored_row',
-           'FraudScorer', 'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output', 'scored_to_kafka', 'build',
-           'main']
+__all__ = ['JOB', 'ALERT_FIELDS', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_FIELDS',
+           'SCORED_TAG', 'ALERTS_SQL', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor',
+           'scored_row', 'FraudScorer', 'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output',
+           'scored_to_kafka', 'build', 'main']
 
 # %% ../../nbs/42_fraud_detector.ipynb #41f1dbd8
 class ControlView:
@@ -86,6 +86,7 @@ def alert_row(
 
 # %% ../../nbs/42_fraud_detector.ipynb #88b7c52a
 CONTROL_STATE = "control"  # name of the broadcast MapState (key -> raw control value)
+CUSTOMER_STATE = f"customer_state_v{STATE_VERSION}"  # a new row layout restores as empty profiles, not a failed job
 
 def control_descriptor() -> MapStateDescriptor:
     "The broadcast state descriptor of control messages (key -> JSON value)."
@@ -113,7 +114,7 @@ class FraudScorer(KeyedBroadcastProcessFunction):
 
     def open(self, ctx):
         from pyflink.common.time import Time
-        desc = ValueStateDescriptor("customer_state", row_type(STATE_FIELDS))
+        desc = ValueStateDescriptor(CUSTOMER_STATE, row_type(STATE_FIELDS))
         desc.enable_time_to_live(StateTtlConfig.new_builder(Time.days(self.ttl_days))
                                  .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
                                  .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
