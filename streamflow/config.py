@@ -126,8 +126,8 @@ class Corroboration(_Section):
 
 class Relearn(_Section):
     enabled: bool = True
-    min_alerts: int = Field(default=3, ge=1)  # consecutive alerts (none confirmed by the blacklist) ...
-    after_s: int = Field(default=86400, ge=0)  # ... spanning at least this long mean the profile is stale
+    min_alerts: int = Field(default=3, ge=1)  # alerts on this many separate occasions, none confirmed by the blacklist ...
+    spacing_s: int = Field(default=43200, ge=0)  # ... each at least this long after the previous: the profile is stale
 
 class FraudRules(_Section):
     threshold: float = Field(default=0.7, gt=0, le=1)

@@ -106,12 +106,12 @@ class CustomerState:
     home_km: float = 0.0  # running mean distance (km) of trusted purchases from the usual place
     recent_ts: list[float] = field(default_factory=list)  # sorted timestamps within the velocity window
     hour_hist: list[float] = field(default_factory=list)  # profile events per local hour of day (24, or empty)
-    alert_run: int = 0  # alerts in a row since the last trusted event
-    alert_since: float | None = None  # event time of the first of them (None when alert_run is 0)
+    alert_run: int = 0  # separate occasions (relearn.spacing_s apart) alerted since the last trusted event
+    alert_last: float | None = None  # event time of the latest of them (None when alert_run is 0)
 
     ROW_FIELDS = ("version", "n_seen", "n_profile", "amt_mean", "amt_m2",
                   "last_ts", "last_lat", "last_lon", "home_lat", "home_lon", "home_km", "recent_ts", "hour_hist", "alert_run",
-                  "alert_since")
+                  "alert_last")
     ROW_TYPES = ("int", "long", "long", "double", "double",
                  "double", "double", "double", "double", "double", "double", "list<double>", "list<double>", "long",
                  "double")  # for Types.ROW_NAMED in Flink
@@ -120,7 +120,7 @@ class CustomerState:
         "The state as a flat list of primitives, in `ROW_FIELDS` order (version first)."
         return [STATE_VERSION, self.n_seen, self.n_profile, self.amt_mean, self.amt_m2, self.last_ts,
                 self.last_lat, self.last_lon, self.home_lat, self.home_lon, self.home_km, list(self.recent_ts),
-                list(self.hour_hist), self.alert_run, self.alert_since]
+                list(self.hour_hist), self.alert_run, self.alert_last]
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> CustomerState:
@@ -318,17 +318,18 @@ class RuleEngine:
         recent = recent[-2 * vel.max_count:]
         new = CustomerState(state.n_seen + 1, state.n_profile, state.amt_mean, state.amt_m2, state.last_ts,
                             state.last_lat, state.last_lon, state.home_lat, state.home_lon, state.home_km, recent,
-                            state.hour_hist, state.alert_run, state.alert_since)
+                            state.hour_hist, state.alert_run, state.alert_last)
         if result.is_alert:  # no poisoning: alerts only count for velocity ...
             if "FR-005" in result.raw_scores:  # ... and a blacklisted customer's alerts are confirmed fraud
                 return new
-            rl, since = self.cfg.relearn, t if state.alert_since is None else state.alert_since
-            new.alert_run, new.alert_since = state.alert_run + 1, since
-            if not rl.enabled or new.alert_run < rl.min_alerts or t - since < rl.after_s:
+            rl = self.cfg.relearn
+            if state.alert_last is None or t - state.alert_last >= rl.spacing_s:  # a new occasion, not the same episode
+                new.alert_run, new.alert_last = state.alert_run + 1, t
+            if not rl.enabled or new.alert_run < rl.min_alerts:
                 return new
-            # ... unless alerts have kept coming for so long that the profile is stale: learn again from here
+            # ... unless alerts have kept coming on so many occasions that the profile is stale: learn again from here
             state, new = CustomerState(state.n_seen), CustomerState(new.n_seen, recent_ts=recent)
-        new.alert_run, new.alert_since = 0, None
+        new.alert_run, new.alert_last = 0, None
         if state.last_ts is None or t >= state.last_ts:
             new.last_ts, new.last_lat, new.last_lon = t, tx.latitude, tx.longitude
         x = math.log(float(tx.amount))

@@ -138,13 +138,17 @@ def test_alerts_do_not_poison_the_baseline(rules_cfg):
         r, habit = engine.process(tx(i, "100.00", i), habit, frozenset())
         assert not r.is_alert
     baseline = (habit.n_profile, habit.amt_mean, habit.amt_m2, habit.hour_hist)
-    assert cfg.relearn.after_s >= 12 * 3600
+    assert cfg.relearn.spacing_s > 11 * 3600 and cfg.relearn.min_alerts > 2  # the hourly alerts below are one occasion
     state = habit
     for i in range(8, 20):  # a fraudster repeating large purchases within hours cannot teach the engine they are normal
         r, state = engine.process(tx(i, "5000.00", 8 + (i - 8) / 24), state, frozenset())
         assert r.is_alert and r.rules_triggered == ["FR-001"]
     assert (state.n_profile, state.amt_mean, state.amt_m2, state.hour_hist) == baseline
-    assert (state.n_seen, state.alert_run) == (20, 12)
+    assert (state.n_seen, state.alert_run) == (20, 1)  # one occasion, however many alerts
+    for i in range(20, 26):  # a second episode days later is a second occasion, not a reason to learn it
+        r, state = engine.process(tx(i, "5000.00", 12 + (i - 20) / 24), state, frozenset())
+        assert r.is_alert
+    assert state.alert_run == 2 and (state.n_profile, state.amt_mean) == baseline[:2]
     state = habit
     for i in range(8, 20):  # nor over days, once the blacklist has confirmed the alerts
         r, state = engine.process(tx(i, "5000.00", i), state, frozenset({"c"}))
@@ -161,8 +165,8 @@ def test_unconfirmed_alerts_for_days_relearn_the_profile(rules_cfg):
     for i in range(8, 20):  # the customer now buys 50x more every day, and nobody confirms the alerts
         r, state = engine.process(tx(i, "5000.00", i), state, frozenset())
         alerts.append(r.is_alert)
-    days = cfg.relearn.after_s / 86400
-    k = max(cfg.relearn.min_alerts, int(math.ceil(days)) + 1)  # alerts until the run spans after_s
+    assert cfg.relearn.spacing_s <= 86400  # so every daily alert is an occasion of its own
+    k = cfg.relearn.min_alerts
     assert alerts[:k] == [True] * k and not any(alerts[k:]), alerts
     assert state.alert_run == 0 and state.n_profile == 20 - 8 - k + 1  # learnt again from the k-th alert
 
