@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # %% auto #0
-__all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'Paths', 'Topic', 'Topics', 'Kafka', 'PgRoles', 'Postgres', 'Generator',
-           'Flink', 'Airflow', 'HighValueRule', 'VelocityRule', 'GeographicRule', 'TimeAnomalyRule', 'BlacklistRule',
-           'Corroboration', 'Relearn', 'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides',
-           'find_root', 'load_config']
+__all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'RULES_ENV', 'Paths', 'Topic', 'Topics', 'Kafka', 'PgRoles', 'Postgres',
+           'Generator', 'Flink', 'Airflow', 'HighValueRule', 'VelocityRule', 'GeographicRule', 'TimeAnomalyRule',
+           'BlacklistRule', 'EpisodeRule', 'HourRiskRule', 'Corroboration', 'Relearn', 'FraudRules', 'Settings',
+           'ConfigError', 'deep_merge', 'env_overrides', 'find_root', 'load_config']
 
 # %% ../nbs/01_config.ipynb #77c66cc1
 class _Section(BaseModel):
@@ -104,6 +104,7 @@ class _Rule(_Section):
 class HighValueRule(_Rule):
     multiplier: float = Field(default=3.0, gt=1)
     min_history: int = Field(default=5, ge=1)
+    alert_clip_sd: float = Field(default=0.0, ge=0)  # an alert on a new occasion enters the amount profile winsorized here (0: never)
 
 class VelocityRule(_Rule):
     max_count: int = Field(default=5, ge=1)
@@ -120,6 +121,24 @@ class TimeAnomalyRule(_Rule):
 class BlacklistRule(_Rule):
     pass
 
+class EpisodeRule(_Rule):
+    weight: float = Field(default=0.0, ge=0, le=1)
+    drift: float = Field(default=0.3, ge=0, le=1)  # FR-001 evidence an event must exceed to add to the episode
+    level: float = Field(default=0.75, gt=0)  # accumulated evidence at which the score reaches 1
+    decay_s: int = Field(default=172800, ge=1)  # accumulated evidence fades by a factor e over this long
+
+class HourRiskRule(_Rule):
+    weight: float = Field(default=0.0, ge=0, le=1)
+    lift: list[float] = Field(default_factory=list)  # 24 fraud-rate lifts by local hour, learnt from labels ([] = no evidence)
+    full_lift: float = Field(default=4.0, gt=1)  # a lift this high scores 1, its inverse 0, an average hour 0.5
+
+    @field_validator("lift")
+    @classmethod
+    def _24_hours(cls, v: list[float]) -> list[float]:
+        if v and (len(v) != 24 or min(v) < 0):
+            raise ValueError(f"expected 24 non-negative lifts (one per hour) or none, got {len(v)}")
+        return v
+
 class Corroboration(_Section):
     weight: float = Field(default=0.0, ge=0, le=1)  # bonus per corroborating rule beyond the first (0: off)
     min_score: float = Field(default=0.25, gt=0, le=1)  # raw score from which a rule's evidence corroborates
@@ -127,7 +146,7 @@ class Corroboration(_Section):
 class Relearn(_Section):
     enabled: bool = True
     min_alerts: int = Field(default=3, ge=1)  # alerts on this many separate occasions, none confirmed by the blacklist ...
-    spacing_s: int = Field(default=43200, ge=0)  # ... each at least this long after the previous: the profile is stale
+    spacing_s: int = Field(default=86400, ge=0)  # ... each at least this long after the previous: the profile is stale
 
 class FraudRules(_Section):
     threshold: float = Field(default=0.7, gt=0, le=1)
@@ -138,6 +157,8 @@ class FraudRules(_Section):
     geographic: GeographicRule
     time_anomaly: TimeAnomalyRule
     blacklist: BlacklistRule
+    episode: EpisodeRule = EpisodeRule(enabled=False)  # absent from a rules file: off, so older files score as before
+    hour_risk: HourRiskRule = HourRiskRule(enabled=False)
 
 # %% ../nbs/01_config.ipynb #6ac75be3
 class Settings(_Section):
@@ -164,6 +185,7 @@ class ConfigError(ValueError):
 ENV_PREFIX = "STREAMFLOW__"
 ALIASES = {"STREAMFLOW_PG_DSN": ("postgres", "dsn"), "STREAMFLOW_KAFKA_BOOTSTRAP": ("kafka", "bootstrap")}
 CONFIG_FILES = ("default.yaml", "fraud_rules.yaml")
+RULES_ENV = "STREAMFLOW_RULES"  # a rules file to use instead of config/fraud_rules.yaml (a tuned candidate, say)
 
 # %% ../nbs/01_config.ipynb #2521833a
 def deep_merge(base: dict, over: dict) -> dict:
@@ -228,7 +250,10 @@ def load_config(
     cfg_dir = Path(environ.get("STREAMFLOW_CONFIG_DIR", root / "config"))
     data: dict = {}
     for name in CONFIG_FILES:
-        data = deep_merge(data, _read_yaml(cfg_dir / name))
+        path = Path(environ[RULES_ENV]) if name == "fraud_rules.yaml" and environ.get(RULES_ENV) else cfg_dir / name
+        if not path.is_file():
+            raise ConfigError(f"no such config file: {path}")
+        data = deep_merge(data, _read_yaml(path))
     env = env or environ.get("STREAMFLOW_ENV", "dev")
     if (cfg_dir / f"{env}.yaml").is_file():
         data = deep_merge(data, _read_yaml(cfg_dir / f"{env}.yaml"))
