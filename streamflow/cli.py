@@ -19,8 +19,9 @@ from .config import ConfigError, Settings, load_config
 log = logging.getLogger("streamflow")
 
 # %% auto #0
-__all__ = ['log', 'UsageError', 'cmd_generate', 'cmd_score', 'cmd_services', 'cmd_env', 'cmd_migrate', 'cmd_seed', 'cmd_jobs',
-           'cmd_demo', 'cmd_bench', 'build_parser', 'main']
+__all__ = ['log', 'IMPORT_EXAMPLE', 'TUNE_EXAMPLE', 'UsageError', 'cmd_generate', 'cmd_score', 'cmd_import', 'cmd_tune',
+           'cmd_services', 'cmd_env', 'cmd_migrate', 'cmd_seed', 'cmd_jobs', 'cmd_demo', 'cmd_bench', 'build_parser',
+           'main']
 
 # %% ../nbs/90_cli.ipynb #5b8e384d
 class UsageError(Exception):
@@ -63,6 +64,12 @@ def _output_file(s: str) -> Path:
         raise argparse.ArgumentTypeError(f"folder does not exist: {p.parent}")
     return p
 
+def _new_file(s: str) -> Path:  # an output whose folder the command creates
+    p = Path(s)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{s} is a directory; give a file path")
+    return p
+
 # %% ../nbs/90_cli.ipynb #27e517bb
 def _print_summary(title: str, rows: dict) -> None:
     print(title)
@@ -100,6 +107,109 @@ def cmd_score(args, cfg: Settings) -> int:
         print(json.dumps(s, default=str))
     else:
         _print_summary(f"scored {args.input} -> {args.output}", s)
+    return 0
+
+# %% ../nbs/90_cli.ipynb #fc905157
+IMPORT_EXAMPLE = """example:
+  streamflow import ../shared/data/sparkov-dev/sparkov_dev_2019.csv.gz --mapping config/mappings/sparkov.yaml \\
+      --output outputs/sparkov/events.jsonl
+writes events.jsonl (our Transaction contract), events.jsonl.labels.jsonl, events.jsonl.rejects.jsonl (row number and
+reason of every row that could not be mapped) and events.jsonl.import.json (where it came from). How to write a
+mapping for another layout: docs/IMPORTING.md."""
+
+def cmd_import(args, cfg: Settings) -> int:
+    "Map a labelled CSV or Parquet file (gzip or not) in any column layout to events in our contract, labels and rejects."
+    from streamflow.importer import MappingError, import_file
+
+    output = args.output or cfg.path(cfg.paths.outputs_dir) / "import" / (args.input.name.split(".")[0] + ".jsonl")
+    try:
+        s = import_file(args.input, args.mapping, output, limit=args.limit, progress=not args.quiet)
+    except MappingError as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        print(json.dumps(s, default=str))
+    else:
+        _print_summary(f"imported {s['imported']:,} of {s['rows']:,} rows from {args.input} -> {s['events']}",
+                       {k: v for k, v in s.items() if k not in ("events", "rejects_by_field") and v not in (None, [], {})})
+        if s["rejected"]:
+            why = ", ".join(f"{k} {v:,}" for k, v in s["rejects_by_field"].items())
+            print(f"streamflow: {s['rejected']:,} row(s) rejected ({why}): see {s['rejects']}", file=sys.stderr)
+    return 0 if s["imported"] else 1
+
+# %% ../nbs/90_cli.ipynb #2d0ed3bc
+TUNE_EXAMPLE = """example (after streamflow import, see 'streamflow import --help'):
+  streamflow tune outputs/sparkov/events.jsonl --split 2019-07-01
+trains on the events before 1 July, judges on the rest, and writes to outputs/tune/events/: rules.yaml (the candidate
+rules, provenance in its header), report.html (PR curves, confusion matrices, alerts per day, per-rule contribution,
+reference scorers), tune.json (every figure) and tune.ipynb (the executed notebook). Try the candidate without
+touching the project: STREAMFLOW_RULES=outputs/tune/events/rules.yaml streamflow score ..."""
+
+def _split(s: str) -> str:
+    from datetime import datetime
+    try:
+        if 0 < float(s) < 1:
+            return s
+        raise argparse.ArgumentTypeError(f"a share of the events must be between 0 and 1, got {s}")
+    except ValueError:
+        pass
+    try:
+        datetime.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date such as 2019-07-01 or a share such as 0.5, got {s!r}") from None
+    return s
+
+def cmd_tune(args, cfg: Settings) -> int:
+    "Tune the rules on a labelled history: a candidate rules file, an HTML report and the held-out figures."
+    import time
+    import warnings
+
+    from streamflow.scoring import sidecar
+
+    if not args.labels and sidecar(args.events, ".labels.jsonl") is None:
+        raise UsageError(f"no labels for {args.events}: expected {args.events}.labels.jsonl (or give --labels)")
+    notebook = cfg.path("nbs/experiments/tune_rules.ipynb")
+    if not notebook.is_file():
+        raise UsageError(f"the tuning notebook is missing: {notebook}")
+    for name in ("papermill", "gcsfs"):  # their INFO lines repeat what this command prints
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with warnings.catch_warnings():  # papermill's cloud clients warn about versions on import: not the user's business
+        warnings.simplefilter("ignore", FutureWarning)
+        import papermill as pm
+        from nbconvert import HTMLExporter
+    out = (args.out or cfg.path(cfg.paths.outputs_dir) / "tune" / args.events.name.split(".")[0]).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    params = {"events": str(args.events.resolve()), "labels": str(args.labels.resolve()) if args.labels else "",
+              "split": args.split, "out_dir": str(out), "target_precision": args.target_precision or 0.0,
+              "workers": args.workers}
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    t0 = time.perf_counter()
+    log.info("tune: running %s on %s (split %s)", notebook.name, args.events, args.split)
+    try:
+        pm.execute_notebook(str(notebook), str(out / "tune.ipynb"), parameters=params, kernel_name="python3",
+                            progress_bar=not args.quiet, cwd=str(cfg.root))
+    except pm.PapermillExecutionError as e:
+        raise UsageError(f"tuning stopped: {e.ename}: {e.evalue} (the executed notebook: {out / 'tune.ipynb'})") from None
+    body, _ = HTMLExporter(exclude_input=True).from_filename(str(out / "tune.ipynb"))
+    (out / "report.html").write_text(body, encoding="utf-8")
+    res = json.loads((out / "tune.json").read_text(encoding="utf-8"))
+    secs = time.perf_counter() - t0
+    if args.write_config:
+        target = cfg.path("config/fraud_rules.yaml")
+        target.write_text((out / "rules.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+        log.info("tune: %s replaced by the tuned rules (git shows the difference)", target)
+    if args.json:
+        print(json.dumps({**res, "seconds": round(secs, 1), "report": str(out / "report.html")}, default=str))
+        return 0
+    ev = res["events"]
+    print(f"tuned on {ev['training']:,} events ({ev['training_frauds']:,} fraud) before {res['parameters']['cut']}, "
+          f"judged on {ev['held_out']:,} ({ev['held_out_frauds']:,} fraud), in {secs:.0f} s")
+    print(f"  {'held out':<22} {'PR-AUC':>7} {'precision':>10} {'recall':>7} {'alert rate':>11}")
+    for name in ("tuned rules", "rules as they are", "naive weighted rules", "amount alone", "gradient boosting"):
+        m = res["held_out"][name]
+        print(f"  {name:<22} {m['pr_auc']:>7.3f} {m['precision']:>10.3f} {m['recall']:>7.3f} {m['alert_rate']:>11.3%}")
+    print(f"  candidate rules  {res['rules_file']}")
+    print(f"  report           {out / 'report.html'}")
     return 0
 
 # %% ../nbs/90_cli.ipynb #67aa85a0
@@ -197,8 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def add(name: str, fn: Callable, help: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help, description=fn.__doc__)
+    def add(name: str, fn: Callable, help: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=fn.__doc__, epilog=epilog,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.set_defaults(func=fn)
         return sp
 
@@ -217,6 +328,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", type=_input_file, default=None, help="ground-truth labels (default: INPUT.labels.jsonl if present)")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    im = add("import", cmd_import, "map a labelled CSV/Parquet file in any layout to events, labels and rejects", IMPORT_EXAMPLE)
+    im.add_argument("input", type=_input_file, help="the labelled file: CSV or Parquet, gzip or not")
+    im.add_argument("--mapping", "-m", type=_input_file, required=True, help="mapping YAML (see config/mappings/sparkov.yaml)")
+    im.add_argument("--output", "-o", type=_new_file, default=None,
+                    help="events file (.jsonl); sidecars go next to it (default: outputs/import/<input name>.jsonl)")
+    im.add_argument("--limit", type=_positive_int, default=None, help="import only the first N rows of the file")
+    im.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    im.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    tu = add("tune", cmd_tune, "tune the rules on a labelled history: candidate rules file and HTML report", TUNE_EXAMPLE)
+    tu.add_argument("events", type=_input_file, help="events file (.jsonl) from 'streamflow import' or 'streamflow generate'")
+    tu.add_argument("--labels", type=_input_file, default=None, help="labels JSONL (default: EVENTS.labels.jsonl)")
+    tu.add_argument("--split", type=_split, default="0.5",
+                    help="start of the held-out period: a date (2019-07-01) or the share of events before it (default: 0.5)")
+    tu.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/tune/<events name>/)")
+    tu.add_argument("--target-precision", type=_rate, default=None,
+                    help="choose the threshold for the highest recall at this precision (default: the best F1)")
+    tu.add_argument("--workers", type=_positive_int, default=2, help="processes scoring candidates in parallel (default: 2)")
+    tu.add_argument("--write-config", action="store_true", help="also replace config/fraud_rules.yaml with the tuned rules")
+    tu.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    tu.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
     sv = add("services", cmd_services, "start, stop or show the local Kafka and PostgreSQL")
     sv.add_argument("action", choices=["up", "down", "status"])
