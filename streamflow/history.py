@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -18,25 +17,18 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .config import FraudRules
+from .importer import file_sha256
 from .models import Transaction, parse_record
-from .rules import RULE_IDS, CustomerState, RuleEngine, event_time, haversine_km, local_hour
-from .scoring import classification_metrics, load_blacklist, load_labels, sidecar
+from .rules import RULE_IDS, RuleEngine, event_time, haversine_km, local_hour
+from .scoring import classification_metrics, load_blacklist, load_labels, score_events, sidecar
 
 # %% auto #0
 __all__ = ['RULES', 'THRESHOLDS', 'F1_SLACK', 'NIGHT', 'NAIVE_WEIGHTS', 'NAIVE_THRESHOLD', 'NAIVE_RATIO_FULL', 'NAIVE_MIN_PRIOR',
-           'BURST', 'file_sha256', 'History', 'load_history', 'split_time', 'split_masks', 'Scored', 'score_history',
-           'pr_auc', 'summarize', 'best_threshold', 'rounded', 'causal_features', 'naive_score', 'booster',
-           'boosting_reference', 'references']
+           'BURST', 'History', 'load_history', 'split_time', 'split_masks', 'Scored', 'score_history', 'pr_auc',
+           'summarize', 'best_threshold', 'rounded', 'causal_features', 'naive_score', 'booster', 'boosting_reference',
+           'references']
 
 # %% ../nbs/22_history.ipynb #4b973063
-def file_sha256(path: Path | str) -> str:
-    "The SHA-256 of a file's bytes (hex)."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 @dataclass
 class History:
     "Labelled events in event-time order, with where they came from."
@@ -127,14 +119,12 @@ def score_history(
     upto: int | None = None,  # score only the first `upto` events (the training period)
     progress: bool = False,  # show a progress bar
 ) -> Scored:
-    "Score the history in event-time order with one `CustomerState` per customer."
-    engine, states = RuleEngine(rules), dict[str, CustomerState]()
+    "Score the history in event-time order with one `CustomerState` per customer (`score_events`, into arrays)."
     n = len(h) if upto is None else upto
     col = {rid: i for i, rid in enumerate(RULES)}
     raw, score, alert = np.zeros((n, len(RULES))), np.zeros(n), np.zeros(n, dtype=bool)
-    for i in tqdm(range(n), desc="score", unit="ev", unit_scale=True, disable=not progress, leave=False):
-        tx = h.txs[i]
-        r, states[tx.customer_id] = engine.process(tx, states.get(tx.customer_id), h.blacklist)
+    txs = tqdm(h.txs[:n], desc="score", unit="ev", unit_scale=True, disable=not progress, leave=False)
+    for i, (_, r) in enumerate(score_events(txs, RuleEngine(rules), h.blacklist)):
         for rid, s in r.raw_scores.items():
             raw[i, col[rid]] = s
         score[i], alert[i] = r.fraud_score, r.is_alert
@@ -248,13 +238,22 @@ def boosting_reference(
 
 def references(
     h: History,  # the history
-    train: np.ndarray,  # training mask
+    train: np.ndarray | None = None,  # training mask of `h`
+    fit: History | None = None,  # or: another history (all of it) to learn from, e.g. another generated world
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    "Each reference scorer's `(score, alert)` over the whole history."
+    "Each reference scorer's `(score, alert)` over the whole of `h`, learnt from its training period or from `fit`."
     f = causal_features(h)
+    if fit is not None:  # learn on `fit`, score `h`: one frame, the model sees only fit's rows
+        f = pd.concat([causal_features(fit), f], ignore_index=True)
+        y, train = np.r_[fit.y, h.y], np.arange(len(f)) < len(fit)
+    else:
+        y = h.y
+    if train is None:
+        raise ValueError("give the training mask of h, or a history to learn from")
     naive = naive_score(f)
-    prob, thr = boosting_reference(f, h.y, train)
+    prob, thr = boosting_reference(f, y, train)
     amount = f["amount"].to_numpy()
-    return {"amount alone": (amount, amount > np.quantile(amount[train], 1 - h.y[train].mean())),
-            "naive weighted rules": (naive, naive > NAIVE_THRESHOLD),
-            "gradient boosting": (prob, prob > thr)}
+    alerts = {"amount alone": (amount, amount > np.quantile(amount[train], 1 - y[train].mean())),
+              "naive weighted rules": (naive, naive > NAIVE_THRESHOLD), "gradient boosting": (prob, prob > thr)}
+    keep = slice(len(f) - len(h), None)  # h's rows
+    return {k: (s[keep], a[keep]) for k, (s, a) in alerts.items()}

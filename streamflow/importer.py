@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from tqdm.auto import tqdm
 
 from .generator import sidecar_paths
@@ -27,7 +27,7 @@ from .models import Transaction, describe_error, to_json
 # %% auto #0
 __all__ = ['ID_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'FRAUD_VALUES', 'HASH_HEX', 'MappingError', 'FieldMap',
            'TimestampMap', 'LabelMap', 'Mapping', 'load_mapping', 'make_id', 'file_format', 'read_table', 'parse_time',
-           'RowError', 'map_row', 'import_file']
+           'RowError', 'map_row', 'file_sha256', 'import_file']
 
 # %% ../nbs/11_importer.ipynb #d044256d
 ID_FIELDS = ("transaction_id", "customer_id", "store_id", "product_id")
@@ -66,6 +66,11 @@ class LabelMap(_Block):
     column: str
     fraud_values: list[str] = list(FRAUD_VALUES)  # values (case-insensitive) meaning fraud; anything else is legitimate
     pattern_column: str | None = None  # optional column naming the kind of fraud
+
+    @field_validator("fraud_values")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:  # compared case-insensitively: normalized once, not per row
+        return [str(x).strip().lower() for x in v]
 
 class Mapping(_Block):
     "How one source layout becomes `Transaction` events and labels."
@@ -241,13 +246,18 @@ def map_row(
     lab = rec[mapping.label.column]
     if lab is None:
         raise RowError(f"label: missing ({mapping.label.column})")
-    fraud = str(lab).strip().lower() in {v.lower() for v in mapping.label.fraud_values}
+    fraud = str(lab).strip().lower() in mapping.label.fraud_values
     pattern = rec[mapping.label.pattern_column] if mapping.label.pattern_column and fraud else None
     return ev, fraud, pattern
 
 # %% ../nbs/11_importer.ipynb #444663b6
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def file_sha256(path: Path | str) -> str:
+    "The SHA-256 of a file's bytes (hex), read in 1 MiB pieces."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 def import_file(
     input: Path | str,  # CSV or Parquet, gzip or not
@@ -318,9 +328,9 @@ def import_file(
             "last_event": t_max.isoformat() if t_max else None, "unmapped_columns": unmapped,
             "seconds": round(time.perf_counter() - t0, 3), "events": str(paths["events"]),
             "labels": str(paths["labels"]) if m.label else None, "rejects": str(rejects_path),
-               "record": str(record_path)}
-    record = {"source": str(input), "source_sha256": _sha256(input.read_bytes()),
-              "mapping": None if isinstance(mapping, Mapping) else str(mapping), "mapping_sha256": _sha256(mapping_text.encode()),
+            "record": str(record_path)}
+    record = {"source": str(input), "source_sha256": file_sha256(input),
+              "mapping": None if isinstance(mapping, Mapping) else str(mapping), "mapping_sha256": hashlib.sha256(mapping_text.encode()).hexdigest(),
               "limit": limit, **{k: summary[k] for k in ("rows", "imported", "rejected", "frauds", "customers")}}
     record_path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return summary

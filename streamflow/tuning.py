@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +15,7 @@ import yaml
 from . import __version__
 from .config import FraudRules
 from .history import RULES, History, best_threshold, pr_auc, score_history
+from .models import Transaction
 from .rules import CONTEXT_RULES, RULE_IDS, local_hour
 
 # %% auto #0
@@ -38,9 +39,9 @@ def hour_lift(
     n = np.bincount(hours, minlength=24)
     return [round(float(x), 3) for x in (f + prior_frauds) / (n + prior_frauds / p) / p]
 
-def event_hours(h: History) -> np.ndarray:
-    "The local hour of every event (the hour FR-004 and FR-007 see)."
-    return np.array([int(local_hour(tx.timestamp)) % 24 for tx in h.txs])
+def event_hours(txs: Sequence[Transaction]) -> np.ndarray:
+    "The local hour of each event (the hour FR-004 and FR-007 see)."
+    return np.array([int(local_hour(tx.timestamp)) % 24 for tx in txs])
 
 # %% ../nbs/23_tuning.ipynb #a3254bf3
 WEIGHT_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -133,18 +134,19 @@ class Tuning:
     trace: list[dict] = field(default_factory=list)  # accepted steps: what changed, training PR-AUC after it
     lift: list[float] = field(default_factory=list)  # FR-007's table from the training labels
 
-_WORK: dict = {}  # the worker processes' history and training size (set before forking)
+_WORK: dict = {}  # what the worker processes read (histories), set before forking so it is shared, not copied
+
+def _pool_map(fn: Callable, jobs: list, workers: int) -> list:
+    "`[fn(j) for j in jobs]`, in `workers` forked processes when there is more than one job."
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+        return pool.map(fn, jobs, chunksize=1)
 
 def _candidate(job: tuple[FraudRules, np.ndarray]) -> tuple[np.ndarray, float]:
     rules, w0 = job
     h, n, w = _WORK["history"], _WORK["n"], _WORK["from"]
     return fit_weights(score_history(h, rules, upto=n).raw[w:], h.y[w:n], w0, rules)
-
-def _map(jobs: list, workers: int) -> list:
-    if workers <= 1 or len(jobs) <= 1:
-        return [_candidate(j) for j in jobs]
-    with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
-        return pool.map(_candidate, jobs, chunksize=1)
 
 def tune_rules(
     h: History,  # the history, in event-time order
@@ -166,11 +168,11 @@ def tune_rules(
     y = h.y[:n]
     if not h.y[w0:n].any():
         raise ValueError("no fraud in the judged part of the training period: nothing to tune on")
-    lift = hour_lift(event_hours(h)[:n], y)
+    lift = hour_lift(event_hours(h.txs[:n]), y)
     rules = with_changes(start, {("hour_risk", "lift"): lift, ("hour_risk", "enabled"): True})
     _WORK.update(history=h, n=n, **{"from": w0})
     try:
-        w, ap = _map([(rules, weights_of(rules))], 1)[0]
+        w, ap = _candidate((rules, weights_of(rules)))
         rules = with_changes(rules, weights=w)
         trace = [{"step": "weights", "train_pr_auc": ap, "weights": dict(zip(RULES, w.tolist(), strict=True))}]
         log(f"start: PR-AUC {ap:.4f} on the judged part of the training period, with refitted weights")
@@ -180,7 +182,7 @@ def tune_rules(
                 section, name = key
                 current = getattr(getattr(rules, section), name)
                 cands = [v for v in values if v != current]
-                results = _map([(with_changes(rules, {key: v}), w) for v in cands], workers)
+                results = _pool_map(_candidate, [(with_changes(rules, {key: v}), w) for v in cands], workers)
                 best = max(range(len(cands)), key=lambda i: (results[i][1], -i), default=None)
                 if best is not None and results[best][1] > ap + min_gain:
                     w, ap = results[best]
@@ -201,8 +203,7 @@ def tune_rules(
     return Tuning(rules, ap, trace, lift)
 
 # %% ../nbs/23_tuning.ipynb #1ae6889e
-def _raw_many(job: tuple[int, FraudRules]) -> list[np.ndarray]:
-    _, rules = job
+def _raw_many(rules: FraudRules) -> list[np.ndarray]:
     return [score_history(h, rules, upto=n).raw for h, n in _WORK["histories"]]
 
 def raw_scores_many(
@@ -213,11 +214,7 @@ def raw_scores_many(
     "Per candidate, the raw-score matrix of each history (candidates scored in parallel)."
     _WORK.update(histories=histories)
     try:
-        jobs = list(enumerate(candidates))
-        if workers <= 1 or len(jobs) <= 1:
-            return [_raw_many(j) for j in jobs]
-        with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
-            return pool.map(_raw_many, jobs, chunksize=1)
+        return _pool_map(_raw_many, candidates, workers)
     finally:
         _WORK.clear()
 
