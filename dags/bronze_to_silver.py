@@ -16,6 +16,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, chain, dag
 from streamflow.batch import CONN_ID, DEFAULT_PARAMS, SILVER_ASSET, SILVER_MODELS
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+SILVER_PARAMS = ("settle_seconds", "risk_window_days", "risk_elevated_alerts", "risk_high_alerts")
 DEFAULT_ARGS = {"owner": "streamflow", "retries": 2, "retry_delay": timedelta(minutes=2)}
 
 
@@ -28,7 +29,13 @@ DEFAULT_ARGS = {"owner": "streamflow", "retries": 2, "retry_delay": timedelta(mi
     default_args=DEFAULT_ARGS,
     template_searchpath=[str(SQL_DIR)],
     params={"settle_seconds": Param(DEFAULT_PARAMS["settle_seconds"], type="number", minimum=0,
-                                    description="bronze rows younger than this wait for the next run")},
+                                    description="bronze rows younger than this wait for the next run"),
+            "risk_window_days": Param(DEFAULT_PARAMS["risk_window_days"], type="integer", minimum=1,
+                                      description="customers' risk profile: alerts over this many days"),
+            "risk_elevated_alerts": Param(DEFAULT_PARAMS["risk_elevated_alerts"], type="integer", minimum=1,
+                                          description="alerts in the window that make a customer 'elevated'"),
+            "risk_high_alerts": Param(DEFAULT_PARAMS["risk_high_alerts"], type="integer", minimum=1,
+                                      description="alerts in the window that make a customer 'high' risk")},
     tags=["streamflow", "batch", "silver"],
     doc_md=__doc__,
 )
@@ -38,7 +45,7 @@ def bronze_to_silver():
             task_id=name,
             conn_id=CONN_ID,
             sql=f"transforms/silver/{name}.sql",
-            parameters={"settle_seconds": "{{ params.settle_seconds }}"},
+            parameters={p: f"{{{{ params.{p} }}}}" for p in SILVER_PARAMS},
             show_return_value_in_logs=True,
             outlets=[Asset(SILVER_ASSET)] if name == SILVER_MODELS[-1] else [],
         )

@@ -18,18 +18,20 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .config import Settings
+from .models import SCHEMA_VERSION, FraudAlert, to_dict
 
 # %% auto #0
 __all__ = ['SILVER_MODELS', 'GOLD_STAGES', 'GOLD_MODELS', 'QUALITY_CHECKS', 'MAINTENANCE', 'GOLD_TABLES', 'DEFAULT_PARAMS',
-           'CONN_ID', 'DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'ALERT_SOURCES', 'DERIVED_TABLES', 'WATERMARKS',
-           'REPORTS', 'DAG_ORDER', 'sql_dir', 'model_path', 'placeholders', 'split_statements', 'run_sql_file',
-           'run_models', 'run_stages', 'refresh', 'gold_counts', 'quality_results', 'load_bronze', 'clear_derived',
-           'server_cpu_seconds', 'backend_cpu_seconds', 'time_refresh', 'load_labels', 'report_notebook', 'report_dir',
-           'render_html', 'airflow_connection', 'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db',
-           'report_logical_date', 'run_dag', 'run_dags', 'summary', 'airflow_standalone']
+           'CONN_ID', 'DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'BRONZE_ALERT_COLUMNS', 'ALERT_SOURCES',
+           'DERIVED_TABLES', 'WATERMARKS', 'REPORTS', 'DAG_ORDER', 'sql_dir', 'model_path', 'placeholders',
+           'split_statements', 'run_sql_file', 'run_models', 'run_stages', 'refresh', 'gold_counts', 'quality_results',
+           'bronze_alert_row', 'load_bronze', 'clear_derived', 'server_cpu_seconds', 'backend_cpu_seconds',
+           'time_refresh', 'load_labels', 'report_notebook', 'report_dir', 'render_html', 'airflow_connection',
+           'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db', 'report_logical_date', 'run_dag', 'run_dags',
+           'summary', 'airflow_standalone']
 
 # %% ../nbs/50_batch.ipynb #cb6875f2
-SILVER_MODELS = ("fraud_alerts", "transactions", "attach_alerts")
+SILVER_MODELS = ("fraud_alerts", "clean_transactions", "attach_alerts", "customers")
 GOLD_STAGES: tuple[tuple[str, ...], ...] = (
     ("begin_batch",), ("dim_date", "dim_customer", "dim_store", "dim_product"), ("fact_transactions",),
     ("fact_fraud_alerts", "agg_hourly_sales"),  # both read the transaction facts only
@@ -45,10 +47,13 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "days_ahead": 366,  # dim_date is kept filled this many days past today
     "lookback_hours": 24,  # window of the null-rate, duplicate and invalid-rate checks
     "retention_days": 30,  # bronze rows older than this (and already read into silver) are pruned
+    "risk_window_days": 30,  # silver.customers.risk_profile counts the customer's alerts over this many days ...
+    "risk_elevated_alerts": 1,  # ... 'elevated' from this many
+    "risk_high_alerts": 3,  # ... 'high' from this many
 }
 CONN_ID = "streamflow_warehouse"  # the Airflow connection, from AIRFLOW_CONN_STREAMFLOW_WAREHOUSE
 DSN_ENV = "STREAMFLOW_WAREHOUSE_DSN"  # the transform role's URI, for the report notebooks
-SILVER_ASSET = "streamflow.silver.transactions"  # emitted by bronze_to_silver, schedules silver_to_gold
+SILVER_ASSET = "streamflow.silver.clean_transactions"  # emitted by bronze_to_silver, schedules silver_to_gold
 GOLD_ASSET = "streamflow.gold"  # emitted by silver_to_gold
 
 # %% ../nbs/50_batch.ipynb #1ba0f049
@@ -165,14 +170,21 @@ def _copy_escape(s: str) -> str:
     "A value in COPY's text format (backslash, tab, newline and carriage return escaped)."
     return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
-def _label_alert(ev: dict, pattern: str, detected_at: str, source: dict[str, Any]) -> tuple:
-    "An alert row for a labelled fraud: score 1, the pattern as its only rule."
-    payload = {"transaction_id": ev["transaction_id"], "customer_id": ev["customer_id"], "store_id": ev["store_id"],
-               "amount": ev["amount"], "event_time": ev["timestamp"], "fraud_score": 1.0,
-               "rules_triggered": [pattern], "rule_scores": {pattern: 1.0}, "detected_at": detected_at,
-               "source": source}
-    return (ev["transaction_id"], ev["customer_id"], 1.0, [pattern], json.dumps({pattern: 1.0}), ev["timestamp"],
-            detected_at, json.dumps(payload, separators=(",", ":")))
+BRONZE_ALERT_COLUMNS = ("transaction_id", "customer_id", "fraud_score", "rules_triggered", "rule_scores", "alert_type",
+                        "transaction_at", "detected_at", "raw_payload", "schema_version")  # as the detector writes them
+
+def bronze_alert_row(a: FraudAlert, source: dict[str, Any]) -> tuple:
+    "The bronze.raw_fraud_alerts row of an alert (`BRONZE_ALERT_COLUMNS`), as the fraud-detector job writes it."
+    return (a.transaction_id, a.customer_id, a.fraud_score, json.dumps(a.rules_triggered), json.dumps(a.rule_scores),
+            a.alert_type, a.event_time, a.detected_at, json.dumps({**to_dict(a), "source": source}, separators=(",", ":")),
+            SCHEMA_VERSION)
+
+def _label_alert(ev: dict, pattern: str, detected_at: datetime, source: dict[str, Any]) -> tuple:
+    "An alert row for a labelled fraud: score 1, the pattern as its only rule and its type."
+    a = FraudAlert(transaction_id=ev["transaction_id"], customer_id=ev["customer_id"], store_id=ev["store_id"],
+                   amount=ev["amount"], event_time=ev["timestamp"], fraud_score=1.0, rules_triggered=[pattern],
+                   rule_scores={pattern: 1.0}, alert_type=pattern, detected_at=detected_at)
+    return bronze_alert_row(a, source)
 
 # %% ../nbs/50_batch.ipynb #57b8a32f
 ALERT_SOURCES = ("labels", "scorer", "none")
@@ -196,21 +208,22 @@ def load_bronze(
     if alerts not in ALERT_SOURCES:
         raise ValueError(f"alerts must be one of {ALERT_SOURCES}, not {alerts!r}")
     topic = cfg.kafka.topics.transactions.name
-    detected_at = datetime.now(UTC).isoformat()
+    detected_at = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="sf-bronze-") as d:
         paths = sidecar_paths(Path(d) / "events.jsonl")
         write_events(paths["events"], n, seed, cfg=cfg, progress=False)
         alert_rows: list[tuple] = []
         with psycopg.connect(dsn or dsn_for(cfg, "writer")) as conn, conn.cursor() as cur:
-            with cur.copy('COPY bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, '
-                          "event_time, payload) FROM STDIN") as cp, \
+            with cur.copy("COPY bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, kafka_key, "
+                          "transaction_id, event_timestamp, raw_payload, schema_version) FROM STDIN") as cp, \
                     open(paths["events"], encoding="utf-8") as fe, open(paths["labels"], encoding="utf-8") as fl:
                 head, buf = f"{_copy_escape(topic)}\t{int(partition)}\t", []
                 for i, (line, lab) in enumerate(zip(fe, fl, strict=True)):
                     line = line.rstrip("\n")
                     ev = json.loads(line)
                     buf.append(f"{head}{offset_start + i}\t{_copy_escape(ev['customer_id'])}\t"
-                               f"{_copy_escape(ev['transaction_id'])}\t{ev['timestamp']}\t{_copy_escape(line)}\n")
+                               f"{_copy_escape(ev['transaction_id'])}\t{ev['timestamp']}\t{_copy_escape(line)}\t"
+                               f"{SCHEMA_VERSION}\n")
                     if alerts == "labels" and '"is_fraud":true' in lab:
                         src = {"topic": topic, "partition": int(partition), "offset": offset_start + i}
                         alert_rows.append(_label_alert(ev, json.loads(lab)["pattern"], detected_at, src))
@@ -220,15 +233,14 @@ def load_bronze(
                 cp.write("".join(buf))
             if alerts == "scorer":
                 alert_rows = _scored_alerts(cfg, paths, topic, partition, offset_start)
-            with cur.copy("COPY bronze.raw_fraud_alerts (transaction_id, customer_id, fraud_score, rules_triggered, "
-                          "rule_scores, event_time, detected_at, payload) FROM STDIN") as cp:
+            with cur.copy(f"COPY bronze.raw_fraud_alerts ({', '.join(BRONZE_ALERT_COLUMNS)}) FROM STDIN") as cp:
                 for row in alert_rows:
                     cp.write_row(row)
     return n
 
 def _scored_alerts(cfg: Settings, paths: dict[str, Path], topic: str, partition: int, offset_start: int) -> list[tuple]:
     "The rule engine's alerts over the events file, in order, as bronze alert rows (`streamflow score`'s view)."
-    from streamflow.models import Transaction, parse_record, to_dict
+    from streamflow.models import Transaction, parse_record
     from streamflow.rules import RuleEngine
     from streamflow.scoring import load_blacklist, score_events
     with open(paths["events"], encoding="utf-8") as f:
@@ -238,22 +250,24 @@ def _scored_alerts(cfg: Settings, paths: dict[str, Path], topic: str, partition:
     now, rows = datetime.now(UTC), []
     for tx, r in score_events((tx for _, tx in txs), RuleEngine(cfg.fraud_rules), blacklist):
         if r.is_alert:
-            a = r.to_alert(tx, now)
             src = {"topic": topic, "partition": int(partition), "offset": offset_start + offsets[tx.transaction_id]}
-            rows.append((a.transaction_id, a.customer_id, a.fraud_score, list(a.rules_triggered),
-                         json.dumps(a.rule_scores), a.event_time, a.detected_at,
-                         json.dumps({**to_dict(a), "source": src}, separators=(",", ":"))))
+            rows.append(bronze_alert_row(r.to_alert(tx, now), src))
     return rows
 
 # %% ../nbs/50_batch.ipynb #bcf800b6
-DERIVED_TABLES = ("silver.transactions", "silver.fraud_alerts") + tuple(f"gold.{t}" for t in GOLD_TABLES)
-WATERMARKS = ("silver.transactions", "silver.fraud_alerts", "silver.attach_alerts", "gold.batch", "gold.batch:target")
+DERIVED_TABLES = ("silver.clean_transactions", "silver.rejected_transactions", "silver.fraud_alerts") + tuple(
+    f"gold.{t}" for t in GOLD_TABLES)
+WATERMARKS = ("silver.clean_transactions", "silver.fraud_alerts", "silver.attach_alerts", "silver.customers",
+              "gold.batch", "gold.batch:target")
 
 def clear_derived(cfg: Settings) -> None:
-    "Empty silver's transactions and alerts and every gold table, and rewind their watermarks (as the owner)."
+    "Empty silver's transactions and alerts and every gold table, forget customer statistics, rewind the watermarks."
     from streamflow.warehouse import connect
     with connect(cfg, "owner") as conn:
-        conn.execute(f"TRUNCATE {', '.join(DERIVED_TABLES)}")
+        conn.execute(f"TRUNCATE {', '.join(DERIVED_TABLES)}")  # one statement: the star's foreign keys allow it
+        conn.execute("DELETE FROM silver.customers WHERE is_inferred")
+        conn.execute("UPDATE silver.customers SET total_transactions = 0, total_amount = 0, avg_transaction_amt = 0, "
+                     "risk_profile = 'normal', first_seen_at = updated_at, last_seen_at = NULL")
         conn.execute("UPDATE ops.watermarks SET last_id = 0, updated_at = now() WHERE pipeline = ANY(%s)",
                      [list(WATERMARKS)])
 
@@ -327,7 +341,7 @@ def time_refresh(
             out[name], secs[name], cpus[name] = rows, round(s, 3), None if c is None else round(c, 3)
         layer_s[layer] = round(time.perf_counter() - t1, 3)
     t2, cpu1 = time.perf_counter(), server_cpu_seconds(cfg)
-    tx = (out["transactions"] or [{}])[0]
+    tx = (out["clean_transactions"] or [{}])[0]
     return {"total_s": round(t2 - t0, 3), "silver_s": layer_s["silver"], "gold_s": layer_s["gold"], "models": secs,
             "models_cpu_s": cpus,
             "server_cpu_s": round(cpu1 - cpu0, 3) if cpu0 is not None and cpu1 is not None else None,

@@ -586,8 +586,8 @@ def bronze_arrivals(cfg: Settings, topic: str, start: dict[int, int]) -> list[tu
     "((partition, offset), ingested_at epoch ms) of the bronze rows of `topic` at or after `start`."
     from streamflow.warehouse import connect
     with connect(cfg) as conn:
-        rows = conn.execute('SELECT "partition", "offset", extract(epoch FROM ingested_at) * 1000 '
-                            "FROM bronze.raw_transactions WHERE topic = %s", [topic]).fetchall()
+        rows = conn.execute("SELECT kafka_partition, kafka_offset, extract(epoch FROM ingested_at) * 1000 "
+                            "FROM bronze.raw_transactions WHERE kafka_topic = %s", [topic]).fetchall()
     return [((p, o), float(t)) for p, o, t in rows if o >= start.get(p, 0)]
 
 def bench_latency(
@@ -633,10 +633,10 @@ def bench_latency(
 
 # %% ../nbs/96_bench.ipynb #d8942056
 def silver_count(cfg: Settings) -> int:
-    "Rows in silver.transactions."
+    "Rows in silver.clean_transactions."
     from streamflow.warehouse import connect
     with connect(cfg) as conn:
-        return int(conn.execute("SELECT count(*) FROM silver.transactions").fetchone()[0])  # type: ignore[index]
+        return int(conn.execute("SELECT count(*) FROM silver.clean_transactions").fetchone()[0])  # type: ignore[index]
 
 def analyze_bronze(cfg: Settings) -> None:
     "ANALYZE the bronze tables: the statistics autovacuum keeps for a table the stream fills, after a bulk load."

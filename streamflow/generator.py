@@ -11,7 +11,9 @@ import itertools
 import json
 import math
 import random
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,15 +23,17 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import yaml
 from tqdm import tqdm
 
 from .config import Generator, Settings, load_config
 from .models import Customer, Product, Store
 
 # %% auto #0
-__all__ = ['OLIST_KEYS', 'PATTERNS', 'QUANTILES', 'load_olist_stats', 'OlistProfile', 'olist_profile', 'Behaviour', 'Habits',
-           'World', 'make_world', 'Label', 'haversine_km', 'WeekClock', 'iter_events', 'events_frame', 'sidecar_paths',
-           'write_events', 'whole_weeks', 'orders_per_customer', 'olist_targets', 'compare_with_olist', 'fit_summary']
+__all__ = ['OLIST_KEYS', 'PATTERNS', 'REFERENCE_FILES', 'EMAIL_DOMAINS', 'QUANTILES', 'load_olist_stats', 'OlistProfile',
+           'olist_profile', 'Behaviour', 'BrReference', 'load_reference', 'Habits', 'World', 'make_world', 'Label',
+           'haversine_km', 'WeekClock', 'iter_events', 'events_frame', 'sidecar_paths', 'write_events', 'whole_weeks',
+           'orders_per_customer', 'olist_targets', 'compare_with_olist', 'fit_summary']
 
 # %% ../nbs/10_generator.ipynb #43f7ab34
 OLIST_KEYS = ("order_payment_total", "payment_type", "payment_installments", "purchase_hour_of_day",
@@ -167,6 +171,118 @@ def _hour_profiles(pref: np.ndarray, sd: np.ndarray, base: np.ndarray, eps: floa
     k = np.exp(-0.5 * (d / sd[:, None]) ** 2)
     return (1 - eps) * k / k.sum(axis=1, keepdims=True) + eps * base[None, :]
 
+# %% ../nbs/10_generator.ipynb #f69ed84d
+REFERENCE_FILES = ("reference/br_places.yaml", "reference/br_names.yaml")  # under `paths.data_dir`
+
+@dataclass(frozen=True)
+class BrReference:
+    "Brazilian cities (per UF, with population weights) and common names: the world's fake-but-plausible labels."
+    cities: dict[str, tuple[str, ...]]  # UF -> municipality names
+    city_weights: dict[str, np.ndarray]  # UF -> population shares (sum to 1), aligned with `cities`
+    capitals: dict[str, str]  # UF -> capital
+    first_names: tuple[str, ...]
+    surnames: tuple[str, ...]
+    store_words: tuple[str, ...]  # what a shop's name starts with ("Loja", "Casa", ...)
+
+def _names(doc: dict, key: str, where: Path, max_len: int = 100) -> tuple[str, ...]:
+    "A non-empty list of distinct, non-blank, single-line names, or a ValueError naming the file and key."
+    v = doc.get(key)
+    if not isinstance(v, list) or not v:
+        raise ValueError(f"{where}: `{key}` must be a non-empty list")
+    out = tuple(str(x).strip() for x in v)
+    if any(not x or len(x) > max_len or not x.isprintable() for x in out) or len(set(out)) != len(out):
+        raise ValueError(f"{where}: `{key}` needs distinct names of 1..{max_len} printable characters")
+    return out
+
+def load_reference(
+    data_dir: Path | str | None = None,  # the folder holding `reference/`; default `paths.data_dir` from the config
+) -> BrReference:
+    "Read the Brazilian places and names (public knowledge, see the files' headers) and check them."
+    if data_dir is None:
+        cfg = load_config()
+        data_dir = cfg.path(cfg.paths.data_dir)
+    pf, nf = (Path(data_dir) / f for f in REFERENCE_FILES)
+    places = yaml.safe_load(pf.read_text(encoding="utf-8")) or {}
+    names = yaml.safe_load(nf.read_text(encoding="utf-8")) or {}
+    states = places.get("states")
+    if not isinstance(states, dict) or not states:
+        raise ValueError(f"{pf}: `states` must map each UF to its capital and cities")
+    cities, weights, capitals = {}, {}, {}
+    for uf, st in states.items():
+        c = st.get("cities") if isinstance(st, dict) else None
+        if not isinstance(c, dict) or not c:
+            raise ValueError(f"{pf}: {uf} has no cities")
+        w = np.array([float(x) for x in c.values()])
+        if not (np.isfinite(w) & (w > 0)).all():
+            raise ValueError(f"{pf}: {uf}: population weights must be positive numbers")
+        cities[uf] = _names({"c": list(c)}, "c", pf)
+        weights[uf] = w / w.sum()
+        if st.get("capital") not in c:
+            raise ValueError(f"{pf}: {uf}: the capital {st.get('capital')!r} is not among its cities")
+        capitals[uf] = st["capital"]
+    return BrReference(cities=cities, city_weights=weights, capitals=capitals, first_names=_names(names, "first_names", nf),
+                       surnames=_names(names, "surnames", nf), store_words=_names(names, "store_words", nf))
+
+# %% ../nbs/10_generator.ipynb #47221769
+EMAIL_DOMAINS = ("example.com", "example.net", "example.org")  # reserved for documentation (RFC 2606): no real mailbox
+
+def _ascii(s: str, sep: str = ".") -> str:
+    "Lower-case ASCII without accents, runs of other characters replaced by `sep`: 'João Araújo' -> 'joao.araujo'."
+    t = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", sep, t).strip(sep)
+
+def _full_names(ref: BrReference, n: int, rng: np.random.Generator) -> list[str]:
+    "A first name and one or (half the time) two different surnames."
+    f = rng.integers(0, len(ref.first_names), n)
+    s1, s2 = rng.integers(0, len(ref.surnames), n), rng.integers(0, len(ref.surnames), n)
+    two = (rng.random(n) < 0.5) & (s1 != s2)
+    return [" ".join([ref.first_names[f[i]], *([ref.surnames[s1[i]]] if two[i] else []), ref.surnames[s2[i]]])
+            for i in range(n)]
+
+def _emails(names: list[str], rng: np.random.Generator) -> list[str]:
+    "first.lastsurname@example.{com,net,org}, a number added (2, 3, ...) when the address is taken: all distinct."
+    dom = rng.integers(0, len(EMAIL_DOMAINS), len(names))
+    addrs = [f"{_ascii(f'{n.split()[0]} {n.split()[-1]}') or 'cliente'}@{EMAIL_DOMAINS[d]}"
+             for n, d in zip(names, dom, strict=True)]
+    return _distinct(addrs, "@", "")
+
+def _cities(ref: BrReference, state: np.ndarray, states: tuple[str, ...], rng: np.random.Generator) -> list[str]:
+    "A city within each item's own state (`state` indexes `states`), drawn by population weight."
+    out = np.empty(len(state), dtype=object)
+    for j, uf in enumerate(states):  # a fixed order: the draws are a function of the seed
+        idx = np.flatnonzero(state == j)
+        if len(idx):
+            out[idx] = [ref.cities[uf][k] for k in rng.choice(len(ref.cities[uf]), size=len(idx), p=ref.city_weights[uf])]
+    return out.tolist()
+
+def _distinct(names: list[str], before: str = " - ", gap: str = " ") -> list[str]:
+    "Make names distinct: a repeated one gets `gap` and 2, 3, ... before its first `before` (' - city', '@domain')."
+    seen: set[str] = set()
+    out = []
+    for nm in names:
+        head, sep, tail = nm.partition(before)
+        cand, k = nm, 1
+        while cand in seen:
+            k += 1
+            cand = f"{head}{gap}{k}{sep}{tail}"
+        seen.add(cand)
+        out.append(cand)
+    return out
+
+def _category_words(category: str) -> str:
+    "An Olist category in words: 'bed_bath_table' -> 'Bed bath table' ('unknown': no category -> 'Assorted item')."
+    return "Assorted item" if category == "unknown" else category.replace("_", " ").capitalize()
+
+def _model_codes(category: str, n: int, rng: np.random.Generator) -> list[str]:
+    "`n` distinct model codes for a category: its initials and a number, e.g. BBT-4821 (more digits if n is large)."
+    words = category.split("_")
+    prefix = ("".join(w[0] for w in words) if len(words) > 1 else category[:2]).upper()
+    digits = 4
+    while 9 * 10 ** (digits - 1) < 2 * n:
+        digits += 1
+    num = 10 ** (digits - 1) + rng.choice(9 * 10 ** (digits - 1), size=n, replace=False)
+    return [f"{prefix}-{x}" for x in num.tolist()]
+
 # %% ../nbs/10_generator.ipynb #2c71b6c9
 @dataclass
 class Habits:
@@ -204,8 +320,9 @@ def _money(x: float) -> Decimal:
 def make_world(
     cfg: Generator,  # generator settings: customers, stores, products, blacklist_size, start
     stats: dict,  # Olist statistics from `load_olist_stats`
-    seed: int,  # the world is a pure function of (cfg, stats, seed)
+    seed: int,  # the world is a pure function of (cfg, stats, seed) and the committed reference files
     behaviour: Behaviour | None = None,  # modelling knobs; defaults documented above
+    reference: BrReference | None = None,  # cities and names; default `load_reference()` (data/reference/)
 ) -> World:
     "Build the customers (with hidden habits), stores, products and blacklist."
     b = behaviour or Behaviour()
@@ -233,16 +350,10 @@ def make_world(
                     pref_hour=pref, hour_sd=hsd, hour_profile=_hour_profiles(pref, hsd, prof.hour, b.off_hour_p),
                     method=method, state=state, lat=lat, lng=lng)
     age_days = rng.uniform(30, 730, n)
-    customers = [Customer(customer_id=f"c-{i:06d}", state=prof.states[state[i]], latitude=round(float(lat[i]), 5),
-                          longitude=round(float(lng[i]), 5),
-                          created_at=(start - timedelta(days=float(age_days[i]))).replace(microsecond=0))
-                 for i in range(n)]
     ns = cfg.stores
     sstate = _systematic(np.ones(ns), prof.seller_state_shares, rng)
     slat = prof.state_lat[sstate] + clip(rng.standard_normal(ns)) * prof.state_lat_sd[sstate] / 2
     slng = prof.state_lng[sstate] + clip(rng.standard_normal(ns)) * prof.state_lng_sd[sstate] / 2
-    stores = [Store(store_id=f"s-{i:04d}", name=f"Loja {i:04d} {prof.states[sstate[i]]}", state=prof.states[sstate[i]],
-                    latitude=round(float(slat[i]), 5), longitude=round(float(slng[i]), 5)) for i in range(ns)]
     store_w = rng.lognormal(0.0, 1.0, ns)
     npd, nc = cfg.products, len(prof.categories)
     raw = prof.category_shares * npd
@@ -253,8 +364,35 @@ def make_world(
     price = np.exp(np.log(prof.category_median_price[pcat]) + sig[pcat] * rng.standard_normal(npd))
     pw = rng.lognormal(0.0, 0.8, npd)
     pw = pw / np.bincount(pcat, weights=pw, minlength=nc)[pcat] * prof.category_shares[pcat]
-    products = [Product(product_id=f"p-{i:05d}", category=prof.categories[pcat[i]], price=_money(float(price[i])))
-                for i in range(npd)]
+    # Names, emails, cities, store categories: their own stream, drawn after everything above, so that the habits,
+    # prices, popularity (and so every event and label) are exactly what they were before these columns existed.
+    ref = reference or load_reference()
+    if missing := sorted(set(prof.states) - set(ref.cities)):
+        raise ValueError(f"the reference places have no cities for {missing}")
+    nrng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    cname = _full_names(ref, n, nrng)
+    email = _emails(cname, nrng)
+    ccity = _cities(ref, state, prof.states, nrng)
+    scity = _cities(ref, sstate, prof.states, nrng)
+    known = np.array([c != "unknown" for c in prof.categories], dtype=float)  # a store declares what it sells
+    scat = nrng.choice(nc, size=ns, p=_norm(prof.category_shares * known))
+    owner = nrng.integers(0, len(ref.surnames), ns)
+    word = nrng.integers(0, len(ref.store_words), ns)
+    sname = _distinct([f"{ref.store_words[word[i]]} {ref.surnames[owner[i]]} - {scity[i]}" for i in range(ns)])
+    pname = [""] * npd
+    for j in range(nc):
+        idx = np.flatnonzero(pcat == j)
+        for i, code in zip(idx.tolist(), _model_codes(prof.categories[j], len(idx), nrng), strict=True):
+            pname[i] = f"{_category_words(prof.categories[j])} {code}"
+    customers = [Customer(customer_id=f"c-{i:06d}", name=cname[i], email=email[i], city=ccity[i],
+                          state=prof.states[state[i]], latitude=round(float(lat[i]), 5), longitude=round(float(lng[i]), 5),
+                          created_at=(start - timedelta(days=float(age_days[i]))).replace(microsecond=0))
+                 for i in range(n)]
+    stores = [Store(store_id=f"s-{i:04d}", name=sname[i], city=scity[i], state=prof.states[sstate[i]],
+                    latitude=round(float(slat[i]), 5), longitude=round(float(slng[i]), 5),
+                    category=prof.categories[scat[i]]) for i in range(ns)]
+    products = [Product(product_id=f"p-{i:05d}", name=pname[i], category=prof.categories[pcat[i]],
+                        price=_money(float(price[i]))) for i in range(npd)]
     return World(customers=customers, stores=stores, products=products,
                  blacklist={customers[i].customer_id for i in black}, habits=habits, profile=prof, behaviour=b,
                  start=start, store_weights=store_w / store_w.sum(), product_weights=pw / pw.sum(), seed=seed)
@@ -595,13 +733,14 @@ def write_events(
     stats: dict | None = None,  # Olist statistics; default read from `paths.olist_stats`
 ) -> dict:
     "Write `n` simulated events, their labels and the blacklist; return a summary."
+    s = cfg if isinstance(cfg, Settings) else None
     if stats is None:
-        s = cfg if isinstance(cfg, Settings) else load_config()
+        s = s or load_config()
         stats = load_olist_stats(s.path(s.paths.olist_stats))
     gen = cfg.generator if isinstance(cfg, Settings) else cfg if cfg is not None else load_config().generator
     rate = gen.fraud_rate if fraud_rate is None else fraud_rate
     t0 = time.perf_counter()
-    world = make_world(gen, stats, seed)
+    world = make_world(gen, stats, seed, reference=load_reference(s.path(s.paths.data_dir)) if s is not None else None)
     paths = sidecar_paths(path)
     stamp = _stamper(_reference_monday(world.start))
     cids = [c.customer_id for c in world.customers]

@@ -196,18 +196,22 @@ def causal_features(
         t, a = event_time(tx), float(tx.amount)
         x = math.log(a)
         # earlier: times, count, sum of amounts, of log-amounts and their squares, mean position, the last position and time
-        times, n, s, sx, sxx, lat, lon, last = seen.get(tx.customer_id, ([], 0, 0.0, 0.0, 0.0, 0.0, 0.0, None))
+        # (positions: from located events only, `nl` of them; an event without a location has no distances)
+        times, n, s, sx, sxx, nl, lat, lon, last = seen.get(tx.customer_id, ([], 0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, None))
         lmean = sx / n if n else nan
         lsd = math.sqrt(max(sxx / n - lmean**2, 0.0)) if n > 1 else nan
-        km_last = haversine_km(last[0], last[1], tx.latitude, tx.longitude) if last else nan
-        speed = math.log1p(3600 * km_last / max(t - last[2], 1.0)) if last else nan
+        here = tx.position
+        km_last = haversine_km(last[0], last[1], *here) if last and here else nan
+        speed = math.log1p(3600 * km_last / max(t - last[2], 1.0)) if last and here else nan
         rows.append((a, x, a / (s / n) if n else nan, (x - lmean) / max(lsd, 0.25) if n > 1 else nan, n,
                      local_hour(tx.timestamp), len(times) - bisect.bisect_left(times, t - BURST[0]),
                      len(times) - bisect.bisect_left(times, t - 86400), math.log1p(t - times[-1]) if times else nan,
-                     km_last, speed, haversine_km(lat, lon, tx.latitude, tx.longitude) if n else nan))
+                     km_last, speed, haversine_km(lat, lon, *here) if nl and here else nan))
         bisect.insort(times, t)
-        seen[tx.customer_id] = (times, n + 1, s + a, sx + x, sxx + x * x, lat + (tx.latitude - lat) / (n + 1),
-                                lon + (tx.longitude - lon) / (n + 1), (tx.latitude, tx.longitude, t))
+        if here:
+            lat, lon, last = lat + (here[0] - lat) / (nl + 1), lon + (here[1] - lon) / (nl + 1), (*here, t)
+            nl += 1
+        seen[tx.customer_id] = (times, n + 1, s + a, sx + x, sxx + x * x, nl, lat, lon, last)
     return pd.DataFrame(rows, columns=["amount", "log_amount", "ratio", "log_z", "n_prior", "hour", "count_10m", "count_24h",
                                        "log_gap_s", "km_from_last", "log_kmh_from_last", "km_from_home"])
 

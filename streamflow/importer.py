@@ -31,11 +31,11 @@ __all__ = ['ID_FIELDS', 'OPTIONAL_FIELDS', 'REQUIRED_FIELDS', 'FRAUD_VALUES', 'H
 
 # %% ../nbs/11_importer.ipynb #d044256d
 ID_FIELDS = ("transaction_id", "customer_id", "store_id", "product_id")
-OPTIONAL_FIELDS = ("product_id", "installments")  # may be left out of a mapping (the contract has defaults)
-REQUIRED_FIELDS = ("transaction_id", "customer_id", "store_id", "amount", "payment_method", "latitude", "longitude")
+OPTIONAL_FIELDS = ("product_id", "payment_method", "installments", "latitude", "longitude")  # optional in the contract
+REQUIRED_FIELDS = ("transaction_id", "customer_id", "store_id", "amount")
 FRAUD_VALUES = ("1", "1.0", "true", "t", "yes", "y", "fraud")  # label values read as fraud (case-insensitive) by default
 HASH_HEX = 16  # digits of SHA-256 kept by `id: hash`
-_ID_MAX = 64  # the contract's id length (streamflow.models.Id)
+_ID_MAX = 50  # a slug fits every id column: the contract's shortest (store and product ids, streamflow.models.ShortId)
 
 class MappingError(ValueError):
     "The mapping file or the input's columns are wrong; the message says what and where."
@@ -134,7 +134,7 @@ def load_mapping(
         raise MappingError(f"{path}: {_explain(e)}") from None
 
 # %% ../nbs/11_importer.ipynb #09c3fe19
-_NOT_ID = re.compile(r"[^A-Za-z0-9_.:\-]+")
+_NOT_ID = re.compile(r"[^A-Za-z0-9_.:\-]+")  # `id: slug` keeps ids tidy (the contract itself takes any readable text)
 
 def make_id(
     raw: str,  # the source value, as text

@@ -11,11 +11,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # %% auto #0
-__all__ = ['Id', 'Money', 'Latitude', 'Longitude', 'EVENT_TIME_MIN', 'EVENT_TIME_MAX', 'PaymentMethod', 'Transaction', 'Customer',
-           'Store', 'Product', 'FraudAlert', 'to_json', 'to_dict', 'describe_error', 'unstorable_json', 'parse_record']
+__all__ = ['SCHEMA_VERSION', 'Id', 'ShortId', 'Money', 'Latitude', 'Longitude', 'EVENT_TIME_MIN', 'EVENT_TIME_MAX',
+           'PaymentMethod', 'Transaction', 'Customer', 'Store', 'Product', 'FraudAlert', 'to_json', 'to_dict',
+           'describe_error', 'unstorable_json', 'parse_record']
 
 # %% ../nbs/00_models.ipynb #33eb91f7
 class PaymentMethod(StrEnum):
@@ -26,7 +27,14 @@ class PaymentMethod(StrEnum):
     debit_card = "debit_card"
 
 # %% ../nbs/00_models.ipynb #f097afce
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+SCHEMA_VERSION = 2  # the event contract's version, stored with every bronze row (1: ids from [A-Za-z0-9_.:-], location
+# and payment method required; 2: the design's contract, below)
+
+# An id is any text the warehouse can hold (VARCHAR(100) or VARCHAR(50) in the design's DDL) with at least one visible
+# character and no control characters: "Loja Centro, SP" is an id, "" and "a\x00b" are not.
+_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s][^\x00-\x1f\x7f-\x9f]*$"
+Id = Annotated[str, Field(min_length=1, max_length=100, pattern=_ID_PATTERN)]  # transaction and customer ids
+ShortId = Annotated[str, Field(min_length=1, max_length=50, pattern=_ID_PATTERN)]  # store and product ids
 Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
@@ -45,15 +53,31 @@ class Transaction(_Record):
     "One purchase event, as produced to `transactions.raw`."
     transaction_id: Id
     customer_id: Id
-    store_id: Id
-    product_id: Id | None = None
+    store_id: ShortId
+    product_id: ShortId | None = None  # optional: an order of several items, or a service
     amount: Money  # BRL by default; strictly positive, two decimal places
     currency: str = Field(default="BRL", pattern=r"^[A-Z]{3}$")  # ISO-4217 code
-    payment_method: PaymentMethod
+    payment_method: PaymentMethod | None = None  # optional: not every source says how it was paid
     installments: int = Field(default=1, ge=1, le=24)
-    latitude: Latitude
-    longitude: Longitude
+    latitude: Latitude | None = None  # optional: an online purchase may carry no geolocation; with longitude or
+    longitude: Longitude | None = None  # not at all (a half location is refused)
     timestamp: AwareDatetime  # event time; must carry its UTC offset, within [EVENT_TIME_MIN, EVENT_TIME_MAX)
+
+    @property
+    def position(self) -> tuple[float, float] | None:
+        "`(latitude, longitude)` where the event happened, or None when it does not say."
+        return None if self.latitude is None or self.longitude is None else (self.latitude, self.longitude)
+
+    @property
+    def located(self) -> bool:
+        "True when the event says where it happened."
+        return self.position is not None
+
+    @model_validator(mode="after")
+    def _whole_location(self):
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude come together: give both or neither")
+        return self
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -79,6 +103,9 @@ class Transaction(_Record):
 class Customer(_Record):
     "A customer of the marketplace, with where they live (reference data for silver)."
     customer_id: Id
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
     state: str = Field(pattern=r"^[A-Z]{2}$")  # Brazilian UF
     latitude: Latitude
     longitude: Longitude
@@ -86,16 +113,19 @@ class Customer(_Record):
 
 class Store(_Record):
     "A seller (store) on the marketplace."
-    store_id: Id
-    name: str
+    store_id: ShortId
+    name: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
     state: str = Field(pattern=r"^[A-Z]{2}$")
     latitude: Latitude
     longitude: Longitude
+    category: str | None = Field(default=None, max_length=50)  # what the store mainly sells
 
 class Product(_Record):
     "A product in the catalogue."
-    product_id: Id
-    category: str
+    product_id: ShortId
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=100)
     price: Money
 
 # %% ../nbs/00_models.ipynb #82ea082e
@@ -103,12 +133,13 @@ class FraudAlert(_Record):
     "A transaction whose combined fraud score crossed the alert threshold."
     transaction_id: Id
     customer_id: Id
-    store_id: Id | None = None
+    store_id: ShortId | None = None
     amount: Money | None = None
     event_time: AwareDatetime | None = None  # the transaction's timestamp, for event-to-alert latency
     fraud_score: float = Field(ge=0, le=1, allow_inf_nan=False)
     rules_triggered: list[str]  # rule ids, e.g. ["FR-001", "FR-002"]
     rule_scores: dict[str, float]  # per-rule contribution to fraud_score
+    alert_type: str = Field(min_length=1, max_length=50)  # what kind of alert: see `rules.alert_type`
     detected_at: AwareDatetime
 
 # %% ../nbs/00_models.ipynb #1abaaf61

@@ -32,7 +32,7 @@ __all__ = ['RULE_IDS', 'CONTEXT_RULES', 'EARTH_RADIUS_KM', 'HOUR_KERNEL', 'HOUR_
            'HOME_HORIZON', 'STATE_VERSION', 'TRIGGER_LEVEL', 'ramp', 'soft', 'event_time', 'local_hour',
            'hour_distance', 'haversine_km', 'CustomerState', 'amount_profile', 'high_value_score', 'velocity_score',
            'geographic_score', 'hour_share', 'hour_rarity', 'time_anomaly_score', 'blacklist_score', 'episode_level',
-           'episode_score', 'hour_risk_score', 'ScoreResult', 'corroboration_bonus', 'RuleEngine']
+           'episode_score', 'hour_risk_score', 'ScoreResult', 'alert_type', 'corroboration_bonus', 'RuleEngine']
 
 # %% ../nbs/20_rules.ipynb #2b825c8c
 RULE_IDS: dict[str, str] = {  # config section -> rule id, in evaluation (and summation) order
@@ -111,7 +111,7 @@ class CustomerState:
     n_profile: int = 0  # events in the behaviour profile (trusted: not alerted)
     amt_mean: float = 0.0  # running mean of log(amount) over the amount profile (`amt_n` events)
     amt_m2: float = 0.0  # Welford sum of squared deviations of log(amount)
-    last_ts: float | None = None  # epoch seconds of the latest event (event time)
+    last_ts: float | None = None  # epoch seconds of the latest located event (event time)
     last_lat: float | None = None
     last_lon: float | None = None
     home_lat: float = 0.0  # running mean of trusted latitudes (meaningful when n_profile > 0)
@@ -213,15 +213,19 @@ def geographic_score(
     p: GeographicRule,  # max_distance_km, window_s
 ) -> float:
     "FR-003: impossible travel since the last trusted event (0.5 at the limits), or distance from the usual place."
+    pos = tx.position
+    if pos is None:  # an event without a location (an online purchase) is no evidence either way
+        return 0.0
+    lat, lon = pos
     travel = away = 0.0
     if state.last_ts is not None and state.last_lat is not None and state.last_lon is not None:
-        d = haversine_km(state.last_lat, state.last_lon, tx.latitude, tx.longitude)
+        d = haversine_km(state.last_lat, state.last_lon, lat, lon)
         dt = max(abs(event_time(tx) - state.last_ts), MIN_TRAVEL_S)
         speed_ratio = max((d / dt) / (p.max_distance_km / p.window_s), 1e-9)
         travel = min(soft(math.log2(speed_ratio), 0.0, 1.0), soft(d, p.max_distance_km, p.max_distance_km / 2))
     if state.n_profile >= HOME_MIN_EVENTS:
         ref = max(NEAR_KM, 2 * state.home_km)
-        d_home = haversine_km(state.home_lat, state.home_lon, tx.latitude, tx.longitude)
+        d_home = haversine_km(state.home_lat, state.home_lon, lat, lon)
         away = AWAY_CAP * ramp(math.log(max(d_home, 1e-9) / ref), 0.0, math.log(p.max_distance_km / NEAR_KM))
     return max(travel, away)
 
@@ -308,7 +312,17 @@ class ScoreResult:
         return FraudAlert(transaction_id=tx.transaction_id, customer_id=tx.customer_id, store_id=tx.store_id,
                           amount=tx.amount, event_time=tx.timestamp, fraud_score=self.fraud_score,
                           rules_triggered=list(self.rules_triggered), rule_scores=dict(self.rule_scores),
-                          detected_at=detected_at)
+                          alert_type=alert_type(self.rules_triggered, self.rule_scores), detected_at=detected_at)
+
+def alert_type(
+    rules_triggered: list[str],  # the rules that reached their condition
+    rule_scores: dict[str, float],  # rule id -> contribution to the score
+) -> str:
+    "What kind of alert: `blacklist` on a blacklist hit, else the name of the rule contributing most (ties: rule order)."
+    if "FR-005" in rules_triggered:
+        return "blacklist"
+    best = max(RULE_IDS.items(), key=lambda kv: rule_scores.get(kv[1], 0.0))  # max keeps the first of equals
+    return best[0] if rule_scores.get(best[1], 0.0) > 0 else "unknown"
 
 # %% ../nbs/20_rules.ipynb #4dd54b8b
 def corroboration_bonus(
@@ -403,18 +417,20 @@ class RuleEngine:
             state = CustomerState(state.n_seen)
             new = CustomerState(new.n_seen, recent_ts=recent, episode=episode, episode_ts=episode_ts)
         new.alert_run, new.alert_last = 0, None
-        if state.last_ts is None or t >= state.last_ts:
-            new.last_ts, new.last_lat, new.last_lon = t, tx.latitude, tx.longitude
         x = math.log(float(tx.amount))
         new.n_profile += 1
-        if new.n_profile == 1:
-            new.home_lat, new.home_lon, new.home_km = tx.latitude, tx.longitude, 0.0
-        else:  # a running mean over the latest ~HOME_HORIZON trusted events (plain degrees: fine away from +-180)
-            k = min(new.n_profile, HOME_HORIZON)
-            d = haversine_km(state.home_lat, state.home_lon, tx.latitude, tx.longitude)
-            new.home_lat += (tx.latitude - new.home_lat) / k
-            new.home_lon += (tx.longitude - new.home_lon) / k
-            new.home_km += (d - new.home_km) / k
+        if (pos := tx.position) is not None:  # where the customer is and lives is learnt from located events only
+            lat, lon = pos
+            if state.last_ts is None or t >= state.last_ts:
+                new.last_ts, new.last_lat, new.last_lon = t, lat, lon
+            if state.last_lat is None:  # the profile's first located event
+                new.home_lat, new.home_lon, new.home_km = lat, lon, 0.0
+            else:  # a running mean over the latest ~HOME_HORIZON trusted events (plain degrees: fine away from +-180)
+                k = min(new.n_profile, HOME_HORIZON)
+                d = haversine_km(state.home_lat, state.home_lon, lat, lon)
+                new.home_lat += (lat - new.home_lat) / k
+                new.home_lon += (lon - new.home_lon) / k
+                new.home_km += (d - new.home_km) / k
         _learn_amount(new, x)
         new.hour_hist = list(state.hour_hist) if state.hour_hist else [0.0] * 24  # a copy: the input stays as it was
         new.hour_hist[int(local_hour(tx.timestamp)) % 24] += 1.0

@@ -149,17 +149,19 @@ def migrate(cfg: Settings, folder: Path | None = None) -> list[str]:
 
 # %% ../nbs/33_warehouse.ipynb #53e5986d
 _SEED = {
-    "silver.customers": ("customer_id", ["customer_id", "state", "latitude", "longitude", "created_at"]),
-    "silver.stores": ("store_id", ["store_id", "name", "state", "latitude", "longitude"]),
-    "silver.products": ("product_id", ["product_id", "category", "price"]),
+    "silver.customers": ("customer_id", ["customer_id", "name", "email", "city", "state", "latitude", "longitude",
+                                         "created_at", "is_inferred"]),
+    "silver.stores": ("store_id", ["store_id", "name", "city", "state", "latitude", "longitude", "category"]),
+    "silver.products": ("product_id", ["product_id", "name", "category", "price"]),
 }
+_REFERENCE = {"is_inferred": False}  # a seeded customer is reference data: it completes an inferred row in place
 
 def upsert_sql(table: str, key: str, cols: list[str]) -> sql.Composed:
     "INSERT ... ON CONFLICT (key) DO UPDATE for `table` (updates only rows that changed)."
     schema, name = table.split(".")
     target = sql.Identifier(schema, name)
     sets = [c for c in cols if c != key]
-    return sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({k}) DO UPDATE SET {sets}, loaded_at = now() "
+    return sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({k}) DO UPDATE SET {sets}, updated_at = now() "
                    "WHERE ({old}) IS DISTINCT FROM ({new})").format(
         t=target, cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
         vals=sql.SQL(", ").join(sql.Placeholder() * len(cols)), k=sql.Identifier(key),
@@ -170,7 +172,7 @@ def upsert_sql(table: str, key: str, cols: list[str]) -> sql.Composed:
 def seed_rows(world) -> dict[str, list[tuple]]:
     "Table -> rows (tuples in `_SEED` column order) from a generator world."
     src = {"silver.customers": world.customers, "silver.stores": world.stores, "silver.products": world.products}
-    return {t: [tuple(getattr(r, c) for c in _SEED[t][1]) for r in src[t]] for t in _SEED}
+    return {t: [tuple({**_REFERENCE, **dict(r)}[c] for c in _SEED[t][1]) for r in src[t]] for t in _SEED}
 
 def seed(cfg: Settings, seed: int | None = None) -> dict[str, int]:
     "Load customers, stores and products from the generator's world into silver; rows per table."

@@ -24,6 +24,7 @@ COPY --chown=airflow:0 settings.ini setup.py pyproject.toml /opt/streamflow/
 COPY --chown=airflow:0 streamflow /opt/streamflow/streamflow
 COPY --chown=airflow:0 config /opt/streamflow/config
 COPY --chown=airflow:0 data/olist_stats.json /opt/streamflow/data/olist_stats.json
+COPY --chown=airflow:0 data/reference /opt/streamflow/data/reference
 COPY --chown=airflow:0 sql /opt/streamflow/sql
 COPY --chown=airflow:0 nbs /opt/streamflow/nbs
 RUN pip install --no-cache-dir --no-deps /opt/streamflow \

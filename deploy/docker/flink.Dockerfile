@@ -41,6 +41,7 @@ COPY settings.ini setup.py pyproject.toml /opt/streamflow/
 COPY streamflow /opt/streamflow/streamflow
 COPY config /opt/streamflow/config
 COPY data/olist_stats.json /opt/streamflow/data/olist_stats.json
+COPY data/reference /opt/streamflow/data/reference
 RUN uv pip install --python /opt/python/bin/python --no-deps /opt/streamflow \
  && /opt/python/bin/python -c "import pyflink, streamflow.config as c; c.load_config()"
 

@@ -2,7 +2,7 @@
 WITH tx AS (
     DELETE FROM bronze.raw_transactions b
     USING ops.watermarks w
-    WHERE w.pipeline = 'silver.transactions' AND b.id <= w.last_id
+    WHERE w.pipeline = 'silver.clean_transactions' AND b.id <= w.last_id
       AND b.ingested_at < now() - make_interval(days => %(retention_days)s::integer)
     RETURNING 1
 ), al AS (

@@ -1,5 +1,6 @@
--- Accepted ranges in gold (threshold: 0 rows out of range) and the share of invalid rows that reached silver
--- in the last lookback_hours (threshold: < 5 per cent; those rows are kept out of gold).
+-- Accepted ranges in gold (threshold: 0 rows out of range; a missing location is not out of range) and the share
+-- of bronze rows read in the last lookback_hours that silver rejected or flagged invalid (threshold: < 5 per cent;
+-- those rows are kept out of gold).
 INSERT INTO ops.quality_results (check_name, table_name, measured_value, threshold, passed, details, run_at)
 SELECT c.check_name, c.table_name, c.measured, c.threshold, c.measured <= c.threshold, c.details, now()
 FROM (
@@ -21,10 +22,13 @@ FROM (
            count(*) FILTER (WHERE NOT (fraud_score BETWEEN 0 AND 1)), 0, 'fraud_score must be in [0, 1]'
     FROM gold.fact_fraud_alerts
     UNION ALL
-    SELECT 'invalid_rate', 'silver.transactions',
-           round(coalesce((count(*) FILTER (WHERE NOT is_valid))::numeric / nullif(count(*), 0), 0), 6), 0.0499999,
-           (count(*) FILTER (WHERE NOT is_valid)) || ' invalid of ' || count(*) || ' rows ingested in the last '
+    SELECT 'invalid_rate', 'silver.clean_transactions',
+           round(coalesce(sum(bad)::numeric / nullif(sum(n), 0), 0), 6), 0.0499999,
+           sum(bad) || ' rejected or invalid of ' || sum(n) || ' rows ingested in the last '
                || %(lookback_hours)s::text || ' h'
-    FROM silver.transactions
-    WHERE ingested_at >= now() - make_interval(hours => %(lookback_hours)s::integer)
+    FROM (SELECT count(*) FILTER (WHERE NOT is_valid) AS bad, count(*) AS n FROM silver.clean_transactions
+          WHERE ingested_at >= now() - make_interval(hours => %(lookback_hours)s::integer)
+          UNION ALL
+          SELECT count(*), count(*) FROM silver.rejected_transactions
+          WHERE ingested_at >= now() - make_interval(hours => %(lookback_hours)s::integer)) v
 ) c

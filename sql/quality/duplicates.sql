@@ -5,12 +5,12 @@ SELECT c.check_name, c.table_name, c.dups, 0, c.dups = 0, c.dups || ' extra rows
 FROM (
     SELECT 'duplicate_transaction_ids' AS check_name, 'bronze.raw_transactions' AS table_name,
            count(b.tid) - count(DISTINCT b.tid) AS dups, count(*) AS n
-    FROM (SELECT payload ->> 'transaction_id' AS tid FROM bronze.raw_transactions
+    FROM (SELECT raw_payload ->> 'transaction_id' AS tid FROM bronze.raw_transactions
           WHERE ingested_at >= now() - make_interval(hours => %(lookback_hours)s::integer)) b
     UNION ALL
-    SELECT 'duplicate_transaction_ids', 'silver.transactions',
+    SELECT 'duplicate_transaction_ids', 'silver.clean_transactions',
            count(transaction_id) - count(DISTINCT transaction_id), count(*)
-    FROM silver.transactions
+    FROM silver.clean_transactions
     UNION ALL
     SELECT 'duplicate_transaction_ids', 'gold.fact_transactions',
            count(transaction_id) - count(DISTINCT transaction_id), count(*)

@@ -10,8 +10,8 @@ SELECT 'freshness_seconds', 'gold.fact_transactions', round(extract(epoch FROM n
        coalesce(extract(epoch FROM now() - m.newest) < 7200, false), 'newest ingested_at: ' || coalesce(m.newest::text, 'none'), now()
 FROM (SELECT max(ingested_at) AS newest FROM gold.fact_transactions) m
 UNION ALL
-SELECT 'pipeline_lag_rows', 'silver.transactions', count(*), 0, count(*) = 0,
+SELECT 'pipeline_lag_rows', 'silver.clean_transactions', count(*), 0, count(*) = 0,
        'bronze rows ingested over 2 h ago and not yet read into silver', now()
 FROM bronze.raw_transactions b
-WHERE b.id > (SELECT last_id FROM ops.watermarks WHERE pipeline = 'silver.transactions')
+WHERE b.id > (SELECT last_id FROM ops.watermarks WHERE pipeline = 'silver.clean_transactions')
   AND b.ingested_at < now() - interval '2 hours'

@@ -22,7 +22,7 @@ FROM (
     WHERE NOT EXISTS (SELECT 1 FROM gold.fact_transactions f WHERE f.transaction_key = x.transaction_key)
     UNION ALL
     SELECT 'missing_in_gold', 'gold.fact_transactions', count(*), 'valid silver rows already read by gold but not in the fact table'
-    FROM silver.transactions t
+    FROM silver.clean_transactions t
     WHERE t.is_valid AND t.change_seq <= (SELECT last_id FROM ops.watermarks WHERE pipeline = 'gold.batch')
       AND NOT EXISTS (SELECT 1 FROM gold.fact_transactions f WHERE f.transaction_id = t.transaction_id)
 ) c

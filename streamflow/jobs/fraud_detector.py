@@ -33,14 +33,14 @@ from streamflow.stream import (
 )
 
 from ..config import FraudRules, Settings
-from ..models import Transaction, parse_record, to_dict
+from ..models import SCHEMA_VERSION, Transaction, parse_record, to_dict
 from ..rules import RULE_IDS, STATE_VERSION, CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0
-__all__ = ['JOB', 'ALERT_FIELDS', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_FIELDS',
-           'SCORED_TAG', 'ALERTS_SQL', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor',
-           'scored_row', 'FraudScorer', 'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output',
-           'scored_to_kafka', 'build', 'main']
+__all__ = ['JOB', 'ALERT_FIELDS', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL',
+           'SCORED_FIELDS', 'SCORED_TAG', 'ALERTS_SQL', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row',
+           'control_descriptor', 'scored_row', 'FraudScorer', 'route_key_sql', 'scored_sink_ddl', 'score_stream',
+           'side_output', 'scored_to_kafka', 'build', 'main']
 
 # %% ../../nbs/42_fraud_detector.ipynb #41f1dbd8
 class ControlView:
@@ -67,8 +67,10 @@ class ControlView:
 # %% ../../nbs/42_fraud_detector.ipynb #61f909b6
 JOB = "fraud-detector"
 ALERT_FIELDS = (("transaction_id", "string"), ("customer_id", "string"), ("fraud_score", "double"),
-                ("rules_triggered", "string"), ("rule_scores", "string"), ("event_time", "string"),
-                ("detected_at", "string"), ("payload", "string"))  # bronze.raw_fraud_alerts columns we write
+                ("rules_triggered", "string"), ("rule_scores", "string"), ("alert_type", "string"),
+                ("transaction_at", "string"), ("detected_at", "string"),
+                ("raw_payload", "string"))  # bronze.raw_fraud_alerts columns we write (+ schema_version)
+ALERT_JSON = [name for name, _ in ALERT_FIELDS].index("raw_payload")  # the field that goes to `fraud.alerts`
 STATE_FIELDS = tuple(zip(CustomerState.ROW_FIELDS, CustomerState.ROW_TYPES, strict=True))
 
 def alert_row(
@@ -77,11 +79,11 @@ def alert_row(
     detected_at: datetime,  # when the detector decided
     source: dict[str, Any],  # lineage: topic, partition, offset, kafka_timestamp_ms
 ) -> tuple:
-    "The bronze/Kafka alert row for one alerted transaction (payload = FraudAlert JSON + source)."
+    "The bronze/Kafka alert row for one alerted transaction (raw_payload = FraudAlert JSON + source)."
     alert = result.to_alert(tx, detected_at)
     payload = {**to_dict(alert), "source": source}
     return (alert.transaction_id, alert.customer_id, float(alert.fraud_score), json.dumps(alert.rules_triggered),
-            json.dumps(alert.rule_scores), tx.timestamp.isoformat(), detected_at.isoformat(),
+            json.dumps(alert.rule_scores), alert.alert_type, tx.timestamp.isoformat(), detected_at.isoformat(),
             json.dumps(payload, separators=(",", ":")))
 
 # %% ../../nbs/42_fraud_detector.ipynb #88b7c52a
@@ -173,11 +175,12 @@ class FraudScorer(KeyedBroadcastProcessFunction):
         self.log.info("control message applied", extra={"key": key})
 
 # %% ../../nbs/42_fraud_detector.ipynb #7a3f2104
-ALERTS_SQL = """INSERT INTO bronze.raw_fraud_alerts
-    (transaction_id, customer_id, fraud_score, rules_triggered, rule_scores, event_time, detected_at, payload)
-SELECT i, c, s, ARRAY(SELECT jsonb_array_elements_text(r::jsonb)), rs::jsonb, et::timestamptz, d::timestamptz, j::jsonb
-FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-     AS u(i, c, s, r, rs, et, d, j)
+ALERTS_SQL = f"""INSERT INTO bronze.raw_fraud_alerts
+    (transaction_id, customer_id, fraud_score, rules_triggered, rule_scores, alert_type, transaction_at, detected_at,
+     raw_payload, schema_version)
+SELECT i, c, s, r::jsonb, rs::jsonb, a, et::timestamptz, d::timestamptz, j::jsonb, {SCHEMA_VERSION}
+FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+     AS u(i, c, s, r, rs, a, et, d, j)
 ON CONFLICT DO NOTHING"""  # a replayed alert hits the transaction_id unique key (no target: INSERT-only role)
 
 # %% ../../nbs/42_fraud_detector.ipynb #2f36a901
@@ -246,7 +249,7 @@ def build(
     "Wire transactions + control → scorer → fraud.alerts and bronze.raw_fraud_alerts; every scored event → transactions.scored."
     alerts = score_stream(env, cfg, JOB)
     scored_to_kafka(env, cfg, side_output(alerts, SCORED_TAG), JOB)
-    alerts.map(lambda r: r[7], output_type=Types.STRING()).name("alert-json").uid("alert-json") \
+    alerts.map(lambda r: r[ALERT_JSON], output_type=Types.STRING()).name("alert-json").uid("alert-json") \
           .sink_to(kafka_sink(cfg, cfg.kafka.topics.alerts.name)).name("alerts-kafka").uid("alerts-kafka")
     writer = PgBatchWriter(dsn or writer_dsn(cfg), ALERTS_SQL, ALERT_FIELDS, cfg.flink.sink_batch_size,
                            cfg.flink.sink_flush_interval_ms, "bronze_alerts")

@@ -249,10 +249,10 @@ SUMMARY_SQL = """SELECT
   (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p50_ms,
   (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p99_ms"""
 LATENCY_CTE = """WITH lat AS (
-  SELECT extract(epoch FROM detected_at) * 1000 - (payload->'source'->>'kafka_timestamp_ms')::double precision AS l
-  FROM bronze.raw_fraud_alerts WHERE payload->'source'->>'kafka_timestamp_ms' IS NOT NULL)
+  SELECT extract(epoch FROM detected_at) * 1000 - (raw_payload->'source'->>'kafka_timestamp_ms')::double precision AS l
+  FROM bronze.raw_fraud_alerts WHERE raw_payload->'source'->>'kafka_timestamp_ms' IS NOT NULL)
 """
-TOP_RULES_SQL = """SELECT r, count(*) FROM bronze.raw_fraud_alerts, unnest(rules_triggered) AS r
+TOP_RULES_SQL = """SELECT r, count(*) FROM bronze.raw_fraud_alerts, jsonb_array_elements_text(rules_triggered) AS r
 GROUP BY r ORDER BY count(*) DESC, r"""
 
 def summary(cfg: Settings) -> dict:

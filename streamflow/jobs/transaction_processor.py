@@ -20,7 +20,7 @@ from streamflow.stream import (
 )
 
 from ..config import Settings
-from ..models import Transaction, parse_record
+from ..models import SCHEMA_VERSION, Transaction, parse_record
 
 # %% auto #0
 __all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'refused_dead_letter', 'ValidateToBronze', 'build',
@@ -28,9 +28,9 @@ __all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'refused
 
 # %% ../../nbs/41_transaction_processor.ipynb #d431e1dc
 JOB = "transaction-processor"
-BRONZE_FIELDS = (("topic", "string"), ("partition", "int"), ("offset", "long"), ("kafka_key", "string"),
-                 ("transaction_id", "string"), ("event_time", "string"),
-                 ("payload", "string"))  # the bronze.raw_transactions columns the job writes
+BRONZE_FIELDS = (("kafka_topic", "string"), ("kafka_partition", "int"), ("kafka_offset", "long"), ("kafka_key", "string"),
+                 ("transaction_id", "string"), ("event_timestamp", "string"),
+                 ("raw_payload", "string"))  # the bronze.raw_transactions columns the job writes (+ schema_version)
 DLQ_TAG = OutputTag("dead-letter", Types.STRING())
 
 def validate(
@@ -59,10 +59,11 @@ def refused_dead_letter(
     return dlq_record(row[6].encode("utf-8"), reason, row[0], row[1], row[2])
 
 # %% ../../nbs/41_transaction_processor.ipynb #28fbf8af
-BRONZE_SQL = """INSERT INTO bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, event_time, payload)
-SELECT t, p, o, k, i, e::timestamptz, j::jsonb
-FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(t, p, o, k, i, e, j)
-ON CONFLICT DO NOTHING"""  # duplicates of the lineage key (topic, partition, offset) are dropped
+BRONZE_SQL = f"""INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, kafka_key, transaction_id,
+    event_timestamp, raw_payload, schema_version)
+SELECT t, p, o, k, i, e::timestamptz, j::jsonb, {SCHEMA_VERSION}
+FROM unnest(%s::text[], %s::smallint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(t, p, o, k, i, e, j)
+ON CONFLICT DO NOTHING"""  # duplicates of the lineage key (kafka_topic, kafka_partition, kafka_offset) are dropped
 
 # %% ../../nbs/41_transaction_processor.ipynb #01fa8c78
 class ValidateToBronze(PgBatchWriter):

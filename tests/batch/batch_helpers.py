@@ -7,14 +7,17 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from streamflow.batch import BRONZE_ALERT_COLUMNS, bronze_alert_row
 from streamflow.config import Settings
-from streamflow.models import Transaction, parse_record, to_json
+from streamflow.models import SCHEMA_VERSION, Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import load_blacklist, score_events
 from streamflow.warehouse import connect
 
 SEED = 7
 TOPIC = "transactions.raw"
+BRONZE_TX_COPY = ("COPY bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, kafka_key, transaction_id, "
+                  "event_timestamp, raw_payload, schema_version) FROM STDIN")
 
 
 def events(tmp: Path, n: int, seed: int = SEED, cfg: Settings | None = None) -> Path:
@@ -36,19 +39,17 @@ def write_bronze(cfg: Settings, path: Path, first_offset: int = 0, partition: in
     now = datetime.now(UTC)
     n_alerts = 0
     with connect(cfg, "writer") as conn, conn.cursor() as cur:
-        with cur.copy('COPY bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, payload) '
-                      "FROM STDIN") as cp:
+        with cur.copy(BRONZE_TX_COPY) as cp:
             for i, line in enumerate(lines if txs else []):
                 d = json.loads(line)
-                cp.write_row((TOPIC, partition, first_offset + i, d.get("customer_id"), d.get("transaction_id"), line))
+                cp.write_row((TOPIC, partition, first_offset + i, d.get("customer_id"), d.get("transaction_id"),
+                              d.get("timestamp"), line, SCHEMA_VERSION))
         if alerts:
-            with cur.copy("COPY bronze.raw_fraud_alerts (transaction_id, customer_id, fraud_score, rules_triggered, "
-                          "rule_scores, event_time, detected_at, payload) FROM STDIN") as cp:
-                for tx, r in scored:
+            with cur.copy(f"COPY bronze.raw_fraud_alerts ({', '.join(BRONZE_ALERT_COLUMNS)}) FROM STDIN") as cp:
+                for i, (tx, r) in enumerate(scored):
                     if r.is_alert:
-                        a = r.to_alert(tx, now)
-                        cp.write_row((a.transaction_id, a.customer_id, a.fraud_score, a.rules_triggered,
-                                      json.dumps(a.rule_scores), a.event_time, a.detected_at, to_json(a)))
+                        src = {"topic": TOPIC, "partition": partition, "offset": first_offset + i}
+                        cp.write_row(bronze_alert_row(r.to_alert(tx, now), src))
                         n_alerts += 1
     return {"events": len(lines) if txs else 0, "valid": len(parsed), "alerts": n_alerts}
 
@@ -56,22 +57,24 @@ def write_bronze(cfg: Settings, path: Path, first_offset: int = 0, partition: in
 def seed_defects(cfg: Settings, n_dups: int, n_nulls: int, first_offset: int) -> None:
     "Insert into bronze (writer role) copies of existing events under new offsets and events with null fields."
     with connect(cfg, "owner") as conn:
-        rows = conn.execute("SELECT kafka_key, transaction_id, payload::text FROM bronze.raw_transactions "
-                            "ORDER BY id LIMIT %s", [n_dups]).fetchall()
+        rows = conn.execute("SELECT kafka_key, transaction_id, event_timestamp, raw_payload::text "
+                            "FROM bronze.raw_transactions ORDER BY id LIMIT %s", [n_dups]).fetchall()
     with connect(cfg, "writer") as conn, conn.cursor() as cur:
-        with cur.copy('COPY bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, payload) '
-                      "FROM STDIN") as cp:
-            for i, (key, tid, payload) in enumerate(rows):
-                cp.write_row((TOPIC, 1, first_offset + i, key, tid, payload))
+        with cur.copy(BRONZE_TX_COPY) as cp:
+            for i, (key, tid, ts, payload) in enumerate(rows):
+                cp.write_row((TOPIC, 1, first_offset + i, key, tid, ts, payload, SCHEMA_VERSION))
             for i in range(n_nulls):
                 bad = {"transaction_id": f"defect-{i}", "customer_id": None, "store_id": "s-0001", "amount": None,
                        "currency": "BRL", "payment_method": "boleto", "installments": 1, "latitude": -23.5,
                        "longitude": -46.6, "timestamp": "2026-01-06T10:00:00-03:00"}
-                cp.write_row((TOPIC, 2, first_offset + i, None, bad["transaction_id"], json.dumps(bad)))
+                cp.write_row((TOPIC, 2, first_offset + i, None, bad["transaction_id"], bad["timestamp"], json.dumps(bad),
+                              SCHEMA_VERSION))
 
 
 FINGERPRINT = """
-SELECT 'silver.transactions', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY bronze_id), '')) FROM silver.transactions t
+SELECT 'silver.clean_transactions', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY bronze_id), '')) FROM silver.clean_transactions t
+UNION ALL SELECT 'silver.rejected_transactions', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY bronze_id), '')) FROM silver.rejected_transactions t
+UNION ALL SELECT 'silver.customers', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY customer_id), '')) FROM silver.customers t
 UNION ALL SELECT 'silver.fraud_alerts', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY alert_id), '')) FROM silver.fraud_alerts t
 UNION ALL SELECT 'gold.dim_date', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY date_key), '')) FROM gold.dim_date t
 UNION ALL SELECT 'gold.dim_customer', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY customer_key), '')) FROM gold.dim_customer t
@@ -79,7 +82,7 @@ UNION ALL SELECT 'gold.dim_store', count(*), md5(coalesce(string_agg(t::text, '|
 UNION ALL SELECT 'gold.dim_product', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY product_key), '')) FROM gold.dim_product t
 UNION ALL SELECT 'gold.fact_transactions', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY transaction_key), '')) FROM gold.fact_transactions t
 UNION ALL SELECT 'gold.fact_fraud_alerts', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY alert_key), '')) FROM gold.fact_fraud_alerts t
-UNION ALL SELECT 'gold.agg_hourly_sales', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY event_hour, store_key), '')) FROM gold.agg_hourly_sales t
+UNION ALL SELECT 'gold.agg_hourly_sales', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY hour_timestamp, store_key), '')) FROM gold.agg_hourly_sales t
 UNION ALL SELECT 'gold.agg_daily_fraud', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY date_key), '')) FROM gold.agg_daily_fraud t
 UNION ALL SELECT 'ops.watermarks', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY pipeline), '')) FROM ops.watermarks t
 """
@@ -92,16 +95,16 @@ def fingerprint(cfg: Settings) -> list[tuple]:
 
 
 CONSISTENCY = """
-SELECT (SELECT count(*) FROM silver.transactions WHERE is_valid) AS valid_silver,
+SELECT (SELECT count(*) FROM silver.clean_transactions WHERE is_valid) AS valid_silver,
        (SELECT count(*) FROM gold.fact_transactions) AS facts,
-       (SELECT coalesce(sum(tx_count), 0) FROM gold.agg_hourly_sales) AS agg_count,
+       (SELECT coalesce(sum(transaction_count), 0) FROM gold.agg_hourly_sales) AS agg_count,
        (SELECT coalesce(sum(total_amount), 0) FROM gold.agg_hourly_sales) AS agg_amount,
        (SELECT coalesce(sum(amount), 0) FROM gold.fact_transactions) AS fact_amount,
        (SELECT coalesce(sum(fraud_count), 0) FROM gold.agg_hourly_sales) AS agg_frauds,
        (SELECT count(*) FROM gold.fact_transactions WHERE is_fraud) AS fact_frauds,
-       (SELECT coalesce(sum(alert_count), 0) FROM gold.agg_daily_fraud) AS daily_alerts,
+       (SELECT coalesce(sum(total_alerts), 0) FROM gold.agg_daily_fraud) AS daily_alerts,
        (SELECT count(*) FROM gold.fact_fraud_alerts) AS alert_facts,
-       (SELECT coalesce(sum(tx_count), 0) FROM gold.agg_daily_fraud) AS daily_count
+       (SELECT coalesce(sum(total_txns), 0) FROM gold.agg_daily_fraud) AS daily_count
 """
 
 

@@ -18,7 +18,7 @@ from streamflow.batch import (
     run_models,
     time_refresh,
 )
-from streamflow.models import Transaction, parse_record
+from streamflow.models import SCHEMA_VERSION, Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import load_blacklist, score_events
 from streamflow.warehouse import connect
@@ -33,17 +33,18 @@ def test_load_bronze_writes_what_the_streaming_jobs_write(warehouse, tmp_path):
     frauds = {x["transaction_id"]: x["pattern"] for x in labels if x["is_fraud"]}
     with connect(warehouse, "owner") as conn:
         row = conn.execute(
-            'SELECT count(*), count(DISTINCT "offset"), min("offset"), max("offset"), count(DISTINCT transaction_id), '
-            "bool_and(topic = %s AND \"partition\" = 1), bool_and(kafka_key = payload ->> 'customer_id'), "
-            "bool_and(transaction_id = payload ->> 'transaction_id'), "
-            "bool_and(event_time = (payload ->> 'timestamp')::timestamptz) FROM bronze.raw_transactions",
-            [warehouse.kafka.topics.transactions.name]).fetchone()
-        assert row == (2000, 2000, 500, 2499, 2000, True, True, True, True)
-        payloads = [r[0] for r in conn.execute("SELECT payload FROM bronze.raw_transactions ORDER BY id").fetchall()]
+            "SELECT count(*), count(DISTINCT kafka_offset), min(kafka_offset), max(kafka_offset), "
+            "count(DISTINCT transaction_id), bool_and(kafka_topic = %s AND kafka_partition = 1), "
+            "bool_and(kafka_key = raw_payload ->> 'customer_id'), bool_and(transaction_id = raw_payload ->> 'transaction_id'), "
+            "bool_and(event_timestamp = (raw_payload ->> 'timestamp')::timestamptz), bool_and(schema_version = %s) "
+            "FROM bronze.raw_transactions", [warehouse.kafka.topics.transactions.name, SCHEMA_VERSION]).fetchone()
+        assert row == (2000, 2000, 500, 2499, 2000, True, True, True, True, True)
+        payloads = [r[0] for r in conn.execute("SELECT raw_payload FROM bronze.raw_transactions ORDER BY id").fetchall()]
         assert payloads == [json.loads(x) for x in path.read_text().splitlines()]  # the generator's events, verbatim
         alerts = conn.execute(
-            "SELECT a.transaction_id, a.rules_triggered, a.fraud_score, (a.payload -> 'source' ->> 'offset')::bigint = b.\"offset\", "
-            "a.event_time = b.event_time FROM bronze.raw_fraud_alerts a JOIN bronze.raw_transactions b USING (transaction_id)").fetchall()
+            "SELECT a.transaction_id, a.rules_triggered, a.fraud_score, "
+            "(a.raw_payload -> 'source' ->> 'offset')::bigint = b.kafka_offset, a.transaction_at = b.event_timestamp "
+            "FROM bronze.raw_fraud_alerts a JOIN bronze.raw_transactions b USING (transaction_id)").fetchall()
     assert len(alerts) == len(frauds) > 0
     assert all(rules == [frauds[tid]] and score == 1.0 and same_offset and same_time
                for tid, rules, score, same_offset, same_time in alerts)
@@ -57,7 +58,8 @@ def test_load_bronze_scorer_alerts_are_the_rule_engines(warehouse, tmp_path):
     expected = {tx.transaction_id: r.fraud_score for tx, r in score_events(txs, RuleEngine(warehouse.fraud_rules), bl)
                 if r.is_alert}
     with connect(warehouse, "owner") as conn:
-        got = dict(conn.execute("SELECT transaction_id, fraud_score FROM bronze.raw_fraud_alerts").fetchall())
+        got = dict(conn.execute("SELECT transaction_id, (raw_payload ->> 'fraud_score')::float8 "
+                                "FROM bronze.raw_fraud_alerts").fetchall())
     assert got == pytest.approx(expected) and len(got) > 0
     with pytest.raises(ValueError, match="alerts must be"):
         load_bronze(warehouse, 10, 13, alerts="magic")

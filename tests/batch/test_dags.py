@@ -97,8 +97,8 @@ def test_dags_run_against_the_warehouse(warehouse, transform_dsn, tmp_path):
     assert [r["ok"] for r in ran] == [True, True, False]  # the quality DAG fails on the defect
     assert "checks failed" in ran[2]["log_tail"]
     failed = {(q["check_name"], q["table_name"]) for q in quality_results(transform_dsn) if not q["passed"]}
-    assert {("duplicate_transaction_ids", "bronze.raw_transactions"), ("null_rate:customer_id", "silver.transactions"),
-            ("invalid_rate", "silver.transactions")} <= failed
+    assert {("duplicate_transaction_ids", "bronze.raw_transactions"), ("null_rate:customer_id", "silver.clean_transactions"),
+            ("invalid_rate", "silver.clean_transactions")} <= failed
     c2 = consistency(cfg)
     assert_consistent(c2)
     assert c2["facts"] == 3000  # the defect stayed out of gold

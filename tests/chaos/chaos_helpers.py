@@ -330,7 +330,7 @@ def num_restarts(cfg: Settings, job: str) -> float | None:
 def bronze_stats(cfg: Settings) -> tuple[int, int, int]:
     "bronze.raw_transactions: rows, distinct transaction ids, distinct lineage keys."
     with connect(cfg) as conn:
-        row = conn.execute('SELECT count(*), count(DISTINCT transaction_id), count(DISTINCT (topic, "partition", "offset")) '
+        row = conn.execute('SELECT count(*), count(DISTINCT transaction_id), count(DISTINCT (kafka_topic, kafka_partition, kafka_offset)) '
                            "FROM bronze.raw_transactions").fetchone()
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2])
@@ -339,7 +339,8 @@ def bronze_stats(cfg: Settings) -> tuple[int, int, int]:
 def bronze_alerts(cfg: Settings) -> dict[str, tuple[float, list[str]]]:
     "bronze.raw_fraud_alerts: transaction id -> (score, rules)."
     with connect(cfg) as conn:
-        rows = conn.execute("SELECT transaction_id, fraud_score, rules_triggered FROM bronze.raw_fraud_alerts").fetchall()
+        rows = conn.execute("SELECT transaction_id, (raw_payload ->> 'fraud_score')::float8, rules_triggered "
+                            "FROM bronze.raw_fraud_alerts").fetchall()  # the exact score: the column keeps three decimals
     return {r[0]: (float(r[1]), list(r[2])) for r in rows}
 
 

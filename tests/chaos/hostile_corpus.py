@@ -2,13 +2,16 @@
 
 The labels are decided here by construction, independently of the validator, from the event contract
 (`streamflow.models.Transaction`) plus what bronze can hold:
-- not JSON (RFC 8259), invalid UTF-8, wrong types, missing fields, zero/negative/huge/non-finite amounts,
-  coordinates out of range, timestamps without an offset or unparsable, ids with SQL metacharacters -> `dlq`;
+- not JSON (RFC 8259), invalid UTF-8, wrong types, missing required fields, half a location, zero/negative/huge/
+  non-finite amounts, coordinates out of range, timestamps without an offset or unparsable, ids that are empty,
+  blank, longer than their warehouse column or hold a control character -> `dlq`;
 - JSON that Python's parser takes but is not JSON and PostgreSQL's jsonb refuses (a bare `NaN`/`Infinity` token,
   a `\\u0000` escape) -> `dlq`: a record bronze cannot store must be dead-lettered with a reason, never crash the sink;
 - an event whose timestamp is far in the past or future -> `dlq`: the contract bounds event time (from
   2000-01-01 to before 2100-01-01, `EVENT_TIME_MIN`/`EVENT_TIME_MAX`; `streamflow.models`), so no year 1 or 9999 reaches the windows;
-- a valid event carrying SQL-injection text, non-ASCII text or extra fields -> `bronze`, stored verbatim;
+- a valid event carrying SQL-injection text (in an extra field or as an id: ids are any readable text), non-ASCII
+  text or extra fields, or leaving out what the contract makes optional (location, payment method, product)
+  -> `bronze`, stored verbatim;
 - a duplicate transaction id (an exact resend, or another event reusing an id) -> `bronze` again: bronze is the
   raw append-only log keyed by Kafka lineage; deduplication is silver's job.
 
@@ -101,9 +104,16 @@ KINDS: dict[str, tuple[str, Callable[[dict, random.Random], bytes]]] = {
     "missing_customer_id": (DLQ, _without("customer_id")),
     "missing_amount": (DLQ, _without("amount")),
     "missing_timestamp": (DLQ, _without("timestamp")),
-    "missing_latitude": (DLQ, _without("latitude")),
+    "missing_latitude": (DLQ, _without("latitude")),  # half a location
+    "missing_location": (BRONZE, lambda e, r: _dump({k: v for k, v in e.items() if k not in ("latitude", "longitude")})),
+    "missing_payment_method": (BRONZE, _without("payment_method")),
+    "missing_product": (BRONZE, _without("product_id")),
     "empty_object": (DLQ, lambda e, r: b"{}"),
     "empty_id": (DLQ, _with("transaction_id", "")),
+    "blank_id": (DLQ, _with("customer_id", "   ")),
+    "control_char_in_id": (DLQ, _with("transaction_id", "t-\u0007-bell")),
+    "store_id_too_long": (DLQ, _with("store_id", "s" * 51)),
+    "id_with_spaces_and_commas": (BRONZE, _with("store_id", "Loja Centro, São Paulo")),
     # amounts
     "amount_zero": (DLQ, _with("amount", "0.00")),
     "amount_negative": (DLQ, _with("amount", "-12.50")),
@@ -130,8 +140,8 @@ KINDS: dict[str, tuple[str, Callable[[dict, random.Random], bytes]]] = {
     "timestamp_far_future": (DLQ, _with("timestamp", "9999-12-31T23:59:59+00:00")),
     "timestamp_2999": (DLQ, _with("timestamp", "2999-06-01T08:00:00-03:00")),
     # SQL injection
-    "injection_in_id": (DLQ, lambda e, r: _dump({**e, "transaction_id": r.choice(INJECTIONS)})),
-    "injection_in_store": (DLQ, lambda e, r: _dump({**e, "store_id": r.choice(INJECTIONS)})),
+    "injection_in_id": (BRONZE, lambda e, r: _dump({**e, "transaction_id": r.choice(INJECTIONS) + f" {r.random()}"})),
+    "injection_in_store": (BRONZE, lambda e, r: _dump({**e, "store_id": r.choice(INJECTIONS)})),
     "injection_in_extra_field": (BRONZE, lambda e, r: _dump({**e, "note": r.choice(INJECTIONS)})),
     "injection_as_key": (BRONZE, lambda e, r: _dump({**e, r.choice(INJECTIONS): "x"})),
     # valid but unusual

@@ -55,7 +55,8 @@ def _start(s: Slice) -> dict[str, int]:
 
 def _bronze_rows(s: Slice) -> list[tuple[int, int, str | None, str]]:
     with connect(s.cfg) as conn:
-        return conn.execute('SELECT "partition", "offset", transaction_id, payload::text FROM bronze.raw_transactions').fetchall()
+        return conn.execute("SELECT kafka_partition, kafka_offset, transaction_id, raw_payload::text "
+                            "FROM bronze.raw_transactions").fetchall()
 
 
 def _routes(s: Slice, records: list[bytes]) -> dict[str, list]:

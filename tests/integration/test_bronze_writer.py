@@ -39,7 +39,8 @@ def _writer(cfg: Settings) -> str:
 
 def _bronze(cfg: Settings) -> list[tuple]:
     with connect(cfg, "owner") as conn:
-        return conn.execute('SELECT "offset", kafka_key, transaction_id FROM bronze.raw_transactions ORDER BY "offset"').fetchall()
+        return conn.execute("SELECT kafka_offset, kafka_key, transaction_id FROM bronze.raw_transactions "
+                            "ORDER BY kafka_offset").fetchall()
 
 
 def test_a_batch_with_a_row_the_database_refuses_keeps_the_good_rows(migrated_db):

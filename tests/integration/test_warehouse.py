@@ -46,16 +46,14 @@ def test_migrations_apply_in_order_then_rerun_changes_nothing(stack, fresh_db):
     assert migrate(stack) == []  # the session stack was migrated by the fixture
 
 
-def test_design_tables_exist(stack, pg_owner):
+def test_our_additions_exist(stack, pg_owner):
+    # the design's tables and columns: tests/integration/test_design_contract.py; here what we add to them
     cols = lambda t: {r[0] for r in pg_owner.execute(  # noqa: E731
         "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = %s", [t])}
-    assert {"id", "topic", "partition", "offset", "kafka_key", "transaction_id", "event_time", "payload",
-            "ingested_at"} <= cols("bronze.raw_transactions")
-    assert {"id", "transaction_id", "customer_id", "fraud_score", "rules_triggered", "rule_scores", "event_time",
-            "detected_at", "payload", "ingested_at"} <= cols("bronze.raw_fraud_alerts")
-    assert {"customer_id", "state", "latitude", "longitude", "created_at"} <= cols("silver.customers")
-    assert {"store_id", "name", "state", "latitude", "longitude"} <= cols("silver.stores")
-    assert {"product_id", "category", "price"} <= cols("silver.products")
+    assert {"kafka_key", "transaction_id"} <= cols("bronze.raw_transactions")
+    assert {"rule_scores", "transaction_at", "ingested_at"} <= cols("bronze.raw_fraud_alerts")
+    assert {"bronze_id", "reasons", "raw_payload", "kafka_offset"} <= cols("silver.rejected_transactions")
+    assert {"total_amount", "last_seen_at", "is_inferred"} <= cols("silver.customers")
     assert {"version", "name", "checksum", "applied_at"} <= cols("ops.schema_migrations")
     assert {"pipeline", "last_id", "updated_at"} <= cols("ops.watermarks")
     assert {"id", "check_name", "table_name", "measured_value", "threshold", "passed", "details",
@@ -81,8 +79,9 @@ def test_edited_migration_is_refused_and_a_failed_one_rolls_back(stack, fresh_db
 
 def _insert_bronze(conn, offset):
     return conn.execute(
-        'INSERT INTO bronze.raw_transactions (topic, "partition", "offset", kafka_key, transaction_id, payload) '
-        "VALUES ('transactions.raw', 0, %s, 'c-1', 't-1', '{\"transaction_id\": \"t-1\"}') ON CONFLICT DO NOTHING",
+        "INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, kafka_key, transaction_id, "
+        "event_timestamp, raw_payload) VALUES ('transactions.raw', 0, %s, 'c-1', 't-1', now(), "
+        "'{\"transaction_id\": \"t-1\"}') ON CONFLICT DO NOTHING",
         [offset]).rowcount
 
 
@@ -97,12 +96,13 @@ def test_writer_inserts_into_bronze_only(stack):
     with connect(stack, "writer") as c:
         assert _insert_bronze(c, offset) == 1
         assert _insert_bronze(c, offset) == 0  # a replay of the same Kafka record is ignored
-        c.execute("INSERT INTO bronze.raw_fraud_alerts (transaction_id, fraud_score, payload) "
-                  "VALUES (%s, 0.9, '{}') ON CONFLICT DO NOTHING", [f"t-{offset}"])
+        c.execute("INSERT INTO bronze.raw_fraud_alerts (alert_type, transaction_id, customer_id, fraud_score, "
+                  "rules_triggered, raw_payload) VALUES ('velocity', %s, 'c-1', 0.9, '[\"FR-002\"]', '{}') "
+                  "ON CONFLICT DO NOTHING", [f"t-{offset}"])
     _denied(stack, "writer", "SELECT * FROM bronze.raw_transactions")
     _denied(stack, "writer", "SELECT * FROM gold.fact_transactions")
     _denied(stack, "writer", "SELECT * FROM silver.customers")
-    _denied(stack, "writer", "INSERT INTO silver.products VALUES ('p', 'x', 1)")
+    _denied(stack, "writer", "INSERT INTO silver.products (product_id, name, category, price) VALUES ('p', 'p', 'x', 1)")
     _denied(stack, "writer", "CREATE TABLE bronze.sneaky (x int)")
 
 
@@ -111,8 +111,8 @@ def test_reader_reads_gold_only(stack):
         c.execute("SELECT count(*) FROM gold.fact_transactions").fetchone()
     _denied(stack, "reader", "SELECT * FROM bronze.raw_transactions")
     _denied(stack, "reader", "SELECT * FROM silver.customers")
-    _denied(stack, "reader", 'INSERT INTO bronze.raw_transactions (topic, "partition", "offset", payload) '
-                             "VALUES ('x', 0, 0, '{}')")
+    _denied(stack, "reader", "INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, "
+                             "event_timestamp, raw_payload) VALUES ('x', 0, 0, now(), '{}')")
     _denied(stack, "reader", "DELETE FROM gold.fact_transactions")
     _denied(stack, "reader", "UPDATE ops.watermarks SET last_id = 0")
 
@@ -120,12 +120,12 @@ def test_reader_reads_gold_only(stack):
 def test_transform_reads_bronze_and_writes_silver_and_gold(stack):
     with connect(stack, "transform") as c:
         c.execute("SELECT count(*) FROM bronze.raw_transactions").fetchone()
-        c.execute("INSERT INTO silver.products (product_id, category, price) VALUES ('p-tx', 'toys', 9.90)")
+        c.execute("INSERT INTO silver.products (product_id, name, category, price) VALUES ('p-tx', 'Toy', 'toys', 9.90)")
         c.execute("UPDATE ops.watermarks SET updated_at = now() WHERE false")
         c.execute("INSERT INTO ops.quality_results (check_name, table_name, passed) VALUES ('probe', 'x', true)")
         c.rollback()
-    _denied(stack, "transform", 'INSERT INTO bronze.raw_transactions (topic, "partition", "offset", payload) '
-                                "VALUES ('x', 0, 0, '{}')")
+    _denied(stack, "transform", "INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, "
+                                "event_timestamp, raw_payload) VALUES ('x', 0, 0, now(), '{}')")
 
 
 def test_later_tables_get_the_grants_automatically(stack, pg_owner):
@@ -161,8 +161,13 @@ def test_seed_loads_reference_data_idempotently(stack):
     g = stack.generator
     assert counts == {"silver.customers": g.customers, "silver.stores": g.stores, "silver.products": g.products}
     with connect(stack, "transform") as c:
-        before = c.execute("SELECT count(*), max(loaded_at) FROM silver.customers").fetchone()
+        before = c.execute("SELECT count(*), max(updated_at) FROM silver.customers").fetchone()
+        named = c.execute("SELECT count(*) FROM silver.customers WHERE name <> 'unknown' AND city IS NOT NULL "
+                          "AND email LIKE '%@example.%' AND NOT is_inferred").fetchone()[0]
+        described = c.execute("SELECT count(*) FILTER (WHERE city IS NOT NULL AND category IS NOT NULL) "
+                               "FROM silver.stores").fetchone()[0]
+    assert (named, described) == (g.customers, g.stores)  # the design's descriptive columns, from the generator
     assert seed(stack) == counts
     with connect(stack, "transform") as c:
-        assert c.execute("SELECT count(*), max(loaded_at) FROM silver.customers").fetchone() == before
+        assert c.execute("SELECT count(*), max(updated_at) FROM silver.customers").fetchone() == before
         assert c.execute("SELECT count(*) FROM silver.stores").fetchone() == (g.stores,)

@@ -7,7 +7,7 @@ WITH wm AS (
 ), new AS (
     SELECT a.* FROM silver.fraud_alerts a, wm, hi WHERE a.alert_id > wm.last_id AND a.alert_id <= hi.id
 ), upd AS (
-    UPDATE silver.transactions t
+    UPDATE silver.clean_transactions t
     SET fraud_score = n.fraud_score, is_fraud = true, rules_triggered = n.rules_triggered,
         change_seq = nextval('silver.change_seq')
     FROM new n
