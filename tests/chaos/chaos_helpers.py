@@ -362,7 +362,7 @@ def assert_no_loss_no_duplicates_parity(s: Slice, world: World, timeout: float) 
     with connect(cfg) as conn:
         got_ids = {r[0] for r in conn.execute("SELECT transaction_id FROM bronze.raw_transactions")}
         tx_topic = cfg.kafka.topics.transactions.name
-        lineage_ok = conn.execute('SELECT bool_and(topic = %s) FROM bronze.raw_transactions', [tx_topic]).fetchone()
+        lineage_ok = conn.execute('SELECT bool_and(kafka_topic = %s) FROM bronze.raw_transactions', [tx_topic]).fetchone()
     assert got_ids == set(ids), f"bronze ids differ: missing {sorted(set(ids) - got_ids)[:5]}"
     assert lineage_ok == (True,)
 
