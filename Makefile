@@ -8,6 +8,7 @@ EVENTS ?= 20000
 # the fault tests' stream size (issue 8); `make test` runs them smaller: each is mostly fixed cost (cold starts, checkpoints)
 CHAOS_EVENTS ?= 100000
 CI_CHAOS_EVENTS ?= 20000
+LAB_PORT ?= 18888
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help setup jars demo down test test-unit test-chaos test-chaos-ci test-nb lint typecheck check-export validate-deploy airflow experiments bench lab clean
@@ -74,9 +75,11 @@ airflow: setup ## Airflow standalone with the project's DAGs (UI on 127.0.0.1:18
 bench: setup ## benchmark: floors, end-to-end drain, latency, warehouse, memory (BENCH_ARGS=...)
 	$(BIN)/streamflow bench $(BENCH_ARGS)
 
-lab: setup ## JupyterLab on the project's venv with nbs/ open
+lab: setup ## JupyterLab on the project's venv with nbs/ open, on 127.0.0.1:$(LAB_PORT)
 	$(BIN)/python -m ipykernel install --sys-prefix --name streamflow --display-name "StreamFlow (.venv)"
-	$(BIN)/jupyter lab --notebook-dir=nbs
+	@echo "JupyterLab: open the http://127.0.0.1:$(LAB_PORT)/lab?token=... URL printed below (Ctrl-C stops it)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=nbs --ip=127.0.0.1 --port=$(LAB_PORT) \
+		--no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean: ## remove build and test leftovers (keeps .venv and .run)
 	rm -rf _docs _proc .pytest_cache .mypy_cache .ruff_cache build *.egg-info

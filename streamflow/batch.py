@@ -434,6 +434,8 @@ def airflow_env(
         "STREAMFLOW__PATHS__REPORTS_DIR": str(cfg.path(cfg.paths.reports_dir)),
         "STREAMFLOW__AIRFLOW__HOME": str(home),
         "PYTHONPATH": os.pathsep.join([str(cfg.root), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]),
+        # Airflow starts its components as `airflow ...` from PATH: this interpreter's, even from a shell without the venv
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), *([env["PATH"]] if env.get("PATH") else [])]),
         "PYTHONUNBUFFERED": "1",
     })
     return env

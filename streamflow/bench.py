@@ -436,13 +436,8 @@ def _consumer(cfg: Settings):
 
 def topic_ends(cfg: Settings, topic: str) -> dict[int, int]:
     "Partition -> end offset (the next offset to be written) of `topic` now."
-    from confluent_kafka import TopicPartition
-    c = _consumer(cfg)
-    try:
-        parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
+    from streamflow.stream import topic_offsets
+    return topic_offsets(cfg, topic)
 
 def read_records(
     cfg: Settings,

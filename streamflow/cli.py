@@ -265,7 +265,7 @@ def cmd_demo(args, cfg: Settings) -> int:
     "Run the whole local pipeline: services, warehouse, the three jobs, events into Kafka, the DAGs, a summary."
     from streamflow.demo import print_summary, run_demo
 
-    out = run_demo(cfg, events=args.events, seed=args.seed, progress=not args.quiet)
+    out = run_demo(cfg, events=args.events, seed=args.seed, progress=not args.quiet, invalid_rate=args.invalid_rate)
     if args.json:
         print(json.dumps(out, default=str))
     else:
@@ -363,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = add("demo", cmd_demo, "run the whole local pipeline end to end and print where the results are")
     d.add_argument("--events", "-n", type=_positive_int, default=20_000, help="events to stream (default: 20000)")
     d.add_argument("--seed", type=int, default=None, help="generator seed (default: generator.seed from config)")
+    d.add_argument("--invalid-rate", type=_rate, default=None,
+                   help="share of events made malformed, to show the dead-letter path (default: demo.invalid_rate, 0.005)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     d.add_argument("--json", action="store_true", help="print the result as one JSON object")
     from streamflow.bench import DEFAULT_SIZES as B  # light: no heavy imports at module level

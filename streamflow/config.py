@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'RULES_ENV', 'Paths', 'Topic', 'Topics', 'Kafka', 'PgRoles', 'Postgres',
-           'Generator', 'Flink', 'Airflow', 'HighValueRule', 'VelocityRule', 'GeographicRule', 'TimeAnomalyRule',
-           'BlacklistRule', 'EpisodeRule', 'HourRiskRule', 'Corroboration', 'Relearn', 'FraudRules', 'Settings',
-           'ConfigError', 'deep_merge', 'env_overrides', 'find_root', 'load_config']
+           'Generator', 'Demo', 'Flink', 'Airflow', 'HighValueRule', 'VelocityRule', 'GeographicRule',
+           'TimeAnomalyRule', 'BlacklistRule', 'EpisodeRule', 'HourRiskRule', 'Corroboration', 'Relearn', 'FraudRules',
+           'Settings', 'ConfigError', 'deep_merge', 'env_overrides', 'find_root', 'load_config']
 
 # %% ../nbs/01_config.ipynb #77c66cc1
 class _Section(BaseModel):
@@ -76,6 +76,10 @@ class Generator(_Section):
     mode: Literal["simulated", "realtime"] = "simulated"
     rate_per_s: float = Field(default=1000, gt=0)
     blacklist_size: int = Field(default=20, ge=0)
+    invalid_rate: float = Field(default=0.0, ge=0, le=0.5)  # share of events written malformed (the dead-letter path)
+
+class Demo(_Section):
+    invalid_rate: float = Field(default=0.005, ge=0, le=0.5)  # `streamflow demo`: malformed events, to show the DLQ
 
 class Flink(_Section):
     execution_mode: Literal["thread", "process"] = "thread"
@@ -169,6 +173,7 @@ class Settings(_Section):
     kafka: Kafka
     postgres: Postgres
     generator: Generator = Generator()
+    demo: Demo = Demo()
     flink: Flink = Flink()
     airflow: Airflow = Airflow()
     fraud_rules: FraudRules

@@ -19,12 +19,15 @@ def alert_parity(
     scores_path: Path | str,  # output of `score_file`
     stream_alerts: dict[str, float],  # transaction_id -> fraud_score from bronze.raw_fraud_alerts
     tol: float = 1e-9,  # score tolerance
+    prefix: str = "",  # compare only transactions whose id starts with this (a demo run's namespace)
 ) -> dict:
     "Compare the offline scorer's alerts with the stream's on the same events: counts, and ids only one side raised or scored differently."
     offline, scored = {}, set()
     with open(scores_path, encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
+            if not r["transaction_id"].startswith(prefix):
+                continue
             scored.add(r["transaction_id"])
             if r["is_alert"]:
                 offline[r["transaction_id"]] = r["fraud_score"]
@@ -54,12 +57,14 @@ def run_demo(
     events: int = 20_000,  # events to generate and stream
     seed: int | None = None,  # generator seed (default: generator.seed)
     progress: bool = True,  # progress bars
+    invalid_rate: float | None = None,  # share of malformed events (default: demo.invalid_rate)
 ) -> dict:
     "Run the local pipeline end to end and return everything the summary prints."
     from streamflow import batch, services, warehouse
     from streamflow.generator import sidecar_paths
     from streamflow.jobs import runner
     from streamflow.scoring import score_file
+    from streamflow.stream import control_snapshot
 
     t0 = time.time()
     _step("1/6 services: Kafka (KRaft) and PostgreSQL")
@@ -70,13 +75,22 @@ def run_demo(
     print(f"  migrations applied: {', '.join(applied) or 'none (up to date)'}")
     print("  seeded: " + ", ".join(f"{t} {n:,}" for t, n in warehouse.seed(cfg, seed=seed).items()))
     _step(f"3/6 streaming: start the three PyFlink jobs, produce {events:,} events, wait until all have caught up")
-    s = runner.run_streaming_demo(cfg, events, seed=seed, progress=progress)
+    s = runner.run_streaming_demo(cfg, events, seed=seed, progress=progress,
+                                  invalid_rate=cfg.demo.invalid_rate if invalid_rate is None else invalid_rate)
     paths = sidecar_paths(s["events_file"])
+    print(f"  run {s['run_id']}: {s['produced']:,} events produced, {s['malformed']:,} of them malformed on purpose")
     _step("4/6 parity: the stream's alerts against the offline scorer (`streamflow score`)")
     scores = Path(f"{paths['events']}.scores.jsonl")
-    offline = score_file(paths["events"], scores, progress=False)
-    parity = alert_parity(scores, stream_alert_scores(cfg))
-    print(f"  offline alerts {parity['offline_alerts']:,}, stream alerts {parity['stream_alerts']:,}: "
+    blacklist, rules = control_snapshot(cfg)  # what the detector loaded when it started
+    bl_file = Path(f"{s['replay_file']}.blacklist.json")
+    bl_file.write_text(json.dumps({"customer_ids": sorted(blacklist)}) + "\n", encoding="utf-8")
+    offline = score_file(s["replay_file"], scores, blacklist_path=bl_file, labels_path=paths["labels"],
+                         rules_cfg=rules or cfg.fraud_rules, progress=False)
+    parity = alert_parity(scores, stream_alert_scores(cfg), prefix=s["prefix"])
+    parity["refused_offline"], parity["dead_letters"] = offline["rejected"], s["dlq"]
+    parity["identical"] = parity["identical"] and offline["rejected"] == s["dlq"]
+    print(f"  offline alerts {parity['offline_alerts']:,}, stream alerts {parity['stream_alerts']:,}; refused offline "
+          f"{offline['rejected']:,}, dead-lettered by the stream {s['dlq']:,}: "
           + ("identical" if parity["identical"] else f"DIFFER {parity}"))
     _step("5/6 batch: Airflow DAGs (bronze->silver->gold, quality, maintenance, reports)")
     b = batch.run_dags(cfg, labels=paths["labels"])
@@ -101,7 +115,10 @@ def print_summary(out: dict) -> None:
     s, o = out["streaming"], out["offline"]
     rules = ", ".join(f"{r} {n:,}" for r, n in list(s["top_rules"].items())[:5]) or "-"
     print("\nStreaming")
-    print(f"  produced {s['produced']:,} events; bronze rows {s['bronze_rows']:,}; dead letters {s['dlq']:,}; alerts {s['alerts']:,}")
+    print(f"  run {s['run_id']}: produced {s['produced']:,} events; bronze rows {s['bronze_rows']:,}; "
+          f"dead letters {s['dlq']:,}; alerts {s['alerts']:,}")
+    if s["dlq_reasons"]:
+        print("  dead-letter reasons: " + "; ".join(f"{r} ({n:,})" for r, n in s["dlq_reasons"].items()))
     print(f"  top rules: {rules}")
     print("  metric windows emitted: " + ", ".join(f"{w} {n:,}" for w, n in s["windows_emitted"].items()))
     print(f"  throughput {s['throughput_eps']:,.0f} events/s through all three jobs (end to end {s['end_to_end_s']} s)")
@@ -117,5 +134,6 @@ def print_summary(out: dict) -> None:
     print(f"  scores      {p['scores']}")
     print("  reports     " + ("\n              ".join(p["reports"]) or "-"))
     print("  warehouse   eval \"$(.venv/bin/streamflow env)\"; psql \"$STREAMFLOW_PG_DSN\" -c 'select * from gold.agg_daily_fraud'")
+    print("  notebooks   make lab (JupyterLab on 127.0.0.1); make airflow (the DAGs in Airflow's UI on 127.0.0.1)")
     print("  stack       .venv/bin/streamflow services status; .venv/bin/streamflow jobs status; make down to stop")
     print(f"\nDemo finished in {out['seconds']} s.")

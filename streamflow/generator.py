@@ -30,10 +30,11 @@ from .config import Generator, Settings, load_config
 from .models import Customer, Product, Store
 
 # %% auto #0
-__all__ = ['OLIST_KEYS', 'PATTERNS', 'REFERENCE_FILES', 'EMAIL_DOMAINS', 'QUANTILES', 'load_olist_stats', 'OlistProfile',
-           'olist_profile', 'Behaviour', 'BrReference', 'load_reference', 'Habits', 'World', 'make_world', 'Label',
-           'haversine_km', 'WeekClock', 'iter_events', 'events_frame', 'sidecar_paths', 'write_events', 'whole_weeks',
-           'orders_per_customer', 'olist_targets', 'compare_with_olist', 'fit_summary']
+__all__ = ['OLIST_KEYS', 'PATTERNS', 'REFERENCE_FILES', 'EMAIL_DOMAINS', 'QUANTILES', 'MALFORMED', 'load_olist_stats',
+           'OlistProfile', 'olist_profile', 'Behaviour', 'BrReference', 'load_reference', 'Habits', 'World',
+           'make_world', 'Label', 'haversine_km', 'WeekClock', 'iter_events', 'events_frame', 'malformed',
+           'sidecar_paths', 'write_events', 'whole_weeks', 'orders_per_customer', 'olist_targets', 'compare_with_olist',
+           'fit_summary']
 
 # %% ../nbs/10_generator.ipynb #43f7ab34
 OLIST_KEYS = ("order_payment_total", "payment_type", "payment_installments", "purchase_hour_of_day",
@@ -670,10 +671,10 @@ def _stamper(ref: datetime) -> Callable[[float], str]:
     return stamp
 
 # %% ../nbs/10_generator.ipynb #12138f5a
-def _records(world: World, n: int, seed: int, fraud_rate: float) -> Iterator[tuple[str, tuple]]:
+def _records(world: World, n: int, seed: int, fraud_rate: float, id_prefix: str = "") -> Iterator[tuple[str, tuple]]:
     "The first `n` events as (transaction_id, row)."
     for i, row in enumerate(itertools.islice(_rows(world, seed, fraud_rate), n)):
-        yield f"t-{seed}-{i:09d}", row
+        yield f"{id_prefix}t-{seed}-{i:09d}", row
 
 def iter_events(
     world: World,  # from `make_world`
@@ -681,6 +682,7 @@ def iter_events(
     seed: int,  # same seed, same events
     fraud_rate: float,  # share of events that are injected fraud
     mode: str = "simulated",  # "simulated": compressed event time from generator.start; "realtime": wall clock
+    id_prefix: str = "",  # prepended to every transaction id: a run's own namespace (`streamflow demo`)
 ) -> Iterator[tuple[dict, Label]]:
     "Events (dicts that validate as `Transaction`) with their ground-truth labels, in timestamp order."
     if mode not in ("simulated", "realtime"):
@@ -690,7 +692,7 @@ def iter_events(
     sids = [s.store_id for s in world.stores]
     pids = [p.product_id for p in world.products]
     methods = world.profile.methods
-    for tid, r in _records(world, n, seed, fraud_rate):
+    for tid, r in _records(world, n, seed, fraud_rate, id_prefix):
         ts = stamp(r[0]) if mode == "simulated" else datetime.now(tz).isoformat(timespec="milliseconds")
         ev = {"transaction_id": tid, "customer_id": cids[r[1]], "store_id": sids[r[2]], "product_id": pids[r[3]],
               "amount": f"{r[4]:.2f}", "currency": "BRL", "payment_method": methods[r[5]], "installments": r[6],
@@ -713,10 +715,29 @@ def events_frame(
                      state=df["customer_id"].map(state), category=df["product_id"].map(cat))
 
 # %% ../nbs/10_generator.ipynb #77048ff3
-_LINE = ('{"transaction_id":"t-%d-%09d","customer_id":"%s","store_id":"%s","product_id":"%s","amount":"%.2f",'
+_LINE = ('{"transaction_id":"%st-%d-%09d","customer_id":"%s","store_id":"%s","product_id":"%s","amount":"%.2f",'
          '"currency":"BRL","payment_method":"%s","installments":%d,"latitude":%.5f,"longitude":%.5f,"timestamp":"%s"}\n')
 
-_LABEL = '{"transaction_id":"t-%d-%09d","is_fraud":%s,"pattern":%s}\n'
+_LABEL = '{"transaction_id":"%st-%d-%09d","is_fraud":%s,"pattern":%s}\n'
+
+MALFORMED = ("negative_amount", "missing_customer_id", "timestamp_without_offset", "half_location", "truncated_json")
+
+def malformed(
+    line: str,  # one generated event, a JSON object on one line (no newline)
+    kind: str,  # one of MALFORMED
+) -> str:
+    "The event made invalid in one way the contract refuses: what real producers send now and then."
+    if kind == "negative_amount":
+        return line.replace('"amount":"', '"amount":"-', 1)
+    if kind == "missing_customer_id":
+        return re.sub(r'"customer_id":"[^"]*",', "", line, count=1)
+    if kind == "timestamp_without_offset":
+        return re.sub(r'(?:[+-]\d\d:\d\d|Z)"}$', '"}', line)
+    if kind == "half_location":
+        return re.sub(r',"longitude":[^,}]*', "", line, count=1)
+    if kind == "truncated_json":
+        return line[: len(line) // 2]
+    raise ValueError(f"kind must be one of {MALFORMED}, not {kind!r}")
 
 def sidecar_paths(path: Path | str) -> dict[str, Path]:
     "Where `write_events` puts the events, the labels and the published blacklist."
@@ -731,6 +752,8 @@ def write_events(
     cfg: Generator | Settings | None = None,  # generator settings (or all settings); default from `load_config()`
     progress: bool = True,  # show a progress bar
     stats: dict | None = None,  # Olist statistics; default read from `paths.olist_stats`
+    id_prefix: str = "",  # prepended to every transaction id: a run's own namespace (`streamflow demo`)
+    invalid_rate: float | None = None,  # share of events written malformed (`malformed`); default `generator.invalid_rate`
 ) -> dict:
     "Write `n` simulated events, their labels and the blacklist; return a summary."
     s = cfg if isinstance(cfg, Settings) else None
@@ -739,6 +762,9 @@ def write_events(
         stats = load_olist_stats(s.path(s.paths.olist_stats))
     gen = cfg.generator if isinstance(cfg, Settings) else cfg if cfg is not None else load_config().generator
     rate = gen.fraud_rate if fraud_rate is None else fraud_rate
+    bad_rate = gen.invalid_rate if invalid_rate is None else invalid_rate
+    bad = random.Random(f"malformed-{seed}")  # its own stream: with no malformed events the files are unchanged
+    n_bad = 0
     t0 = time.perf_counter()
     world = make_world(gen, stats, seed, reference=load_reference(s.path(s.paths.data_dir)) if s is not None else None)
     paths = sidecar_paths(path)
@@ -755,11 +781,14 @@ def write_events(
         ev_buf: list[str] = []
         lb_buf: list[str] = []
         for i, r in enumerate(itertools.islice(_rows(world, seed, rate), n)):  # same ids as `_records`
-            ev_buf.append(_LINE % (seed, i, cids[r[1]], sids[r[2]], pids[r[3]], r[4], methods[r[5]], r[6], r[7], r[8],
-                                   stamp(r[0])))
+            line = _LINE % (id_prefix, seed, i, cids[r[1]], sids[r[2]], pids[r[3]], r[4], methods[r[5]], r[6], r[7],
+                            r[8], stamp(r[0]))
+            if bad_rate and bad.random() < bad_rate:
+                line, n_bad = malformed(line[:-1], MALFORMED[bad.randrange(len(MALFORMED))]) + "\n", n_bad + 1
+            ev_buf.append(line)
             pc = r[9] + 1
             counts[pc] += 1
-            lb_buf.append(_LABEL % (seed, i, "true" if pc else "false", pats[pc]))
+            lb_buf.append(_LABEL % (id_prefix, seed, i, "true" if pc else "false", pats[pc]))
             if len(ev_buf) >= 20_000:
                 fe.write("".join(ev_buf))
                 fl.write("".join(lb_buf))
@@ -774,7 +803,8 @@ def write_events(
     events = sum(counts)
     return {"events": events, "frauds": events - counts[0], "fraud_rate": (events - counts[0]) / max(events, 1),
             "frauds_by_pattern": {p: counts[i + 1] for i, p in enumerate(PATTERNS)}, "seed": seed,
-            "customers": len(world.customers), "blacklisted": len(world.blacklist), "seconds": round(secs, 3),
+            "customers": len(world.customers), "blacklisted": len(world.blacklist), "malformed": n_bad,
+            "seconds": round(secs, 3),
             "events_per_s": round(events / secs) if secs > 0 else None,
             "paths": {k: str(v) for k, v in paths.items()}}
 

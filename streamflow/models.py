@@ -156,8 +156,11 @@ def describe_error(e: ValidationError, limit: int = 3) -> str:
     "A one-line, human-readable reason for a validation failure (field: message; ...)."
     parts = []
     for err in e.errors()[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "event"
-        parts.append(f"{loc}: {err['msg']}")
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")  # our validators' own words, without pydantic's label
+        if not loc:  # a whole-event check of ours names its fields in its message; anything else is about the event
+            loc = "" if err["type"] == "value_error" else "event"
+        parts.append(f"{loc}: {msg}" if loc else msg)
     more = len(e.errors()) - limit
     return "; ".join(parts) + (f"; (+{more} more)" if more > 0 else "")
 

@@ -10,8 +10,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,15 +27,16 @@ from .models import EVENT_TIME_MAX, EVENT_TIME_MIN
 # %% auto #0
 __all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'LOG4J_JSON',
            'JOB_NAMES', 'SOURCE_FIELDS', 'METRIC_GROUP', 'SQL_TYPES', 'lineage', 'dlq_record', 'dlq_original',
-           'blacklist_message', 'rules_message', 'parse_control', 'fold_control', 'producer_config', 'event_key',
-           'iter_events', 'produce_events', 'publish_control', 'publish_blacklist', 'publish_blacklist_file',
-           'publish_rules', 'read_topic', 'control_snapshot', 'JsonFormatter', 'json_logger', 'flink_run_dir',
-           'checkpoint_dir', 'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file',
-           'job_metrics_port', 'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env',
-           'run_job', 'kafka_table_ddl', 'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first',
-           'kafka_keyed_stream', 'sink_properties', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns',
-           'write_batch', 'write_rows', 'flink_type', 'row_type', 'sql_type', 'murmur2', 'kafka_partition',
-           'partition_keys', 'PgBatchWriter']
+           'dead_letter_reasons', 'blacklist_message', 'rules_message', 'parse_control', 'fold_control',
+           'producer_config', 'event_key', 'iter_events', 'produce_events', 'publish_control', 'publish_blacklist',
+           'publish_blacklist_file', 'publish_rules', 'read_topic', 'topic_offsets', 'control_snapshot',
+           'JsonFormatter', 'json_logger', 'flink_run_dir', 'checkpoint_dir', 'flink_jars', 'job_pythonpath',
+           'gateway_lib_dir', 'flink_env_vars', 'job_log_file', 'job_metrics_port', 'latest_checkpoint',
+           'flink_configuration', 'flatten', 'write_flink_conf', 'make_env', 'run_job', 'kafka_table_ddl',
+           'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first', 'kafka_keyed_stream',
+           'sink_properties', 'kafka_sink', 'epoch_ms', 'metric_counter', 'writer_dsn', 'columns', 'write_batch',
+           'write_rows', 'flink_type', 'row_type', 'sql_type', 'murmur2', 'kafka_partition', 'partition_keys',
+           'PgBatchWriter']
 
 # %% ../nbs/40_stream_io.ipynb #2ef6dd1f
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -72,6 +75,16 @@ def dlq_original(record: str | bytes | dict) -> bytes:
     "The original bytes of a dead-letter record."
     d = record if isinstance(record, dict) else json.loads(record)
     return base64.b64decode(d["original_b64"])
+
+_POSITION = re.compile(r"\b(line|column|byte|char|position|offset) \d+")  # where in a record: varies, not the kind
+
+def dead_letter_reasons(
+    values: Iterable[bytes | str | None],  # dead-letter records (`dlq_record` JSON)
+    top: int = 5,  # how many reasons
+) -> dict[str, int]:
+    "The most frequent dead-letter reasons, positions masked (`column N`) so that one kind of problem counts as one."
+    counts = Counter(_POSITION.sub(r"\1 N", json.loads(v).get("reason") or "?") if v else "?" for v in values)
+    return dict(counts.most_common(top))
 
 # %% ../nbs/40_stream_io.ipynb #912266ee
 BLACKLIST_PREFIX = "blacklist:"  # control-topic key prefix of blacklist entries
@@ -285,6 +298,27 @@ def read_topic(
             raise TimeoutError(f"read_topic({topic}): partitions {sorted(todo)} not read to the end "
                                f"(at {pos}, end {[ends[p] for p in sorted(todo)]})")
         return out
+    finally:
+        c.close()
+
+def topic_offsets(
+    cfg: Settings,
+    topic: str,  # topic name
+    group: str | None = None,  # a consumer group: where it has committed to (its start, where it has not)
+) -> dict[int, int]:
+    "Partition -> the end offset of `topic` now, or the offset consumer `group` would resume from."
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "enable.auto.commit": False,
+                  "group.id": group or f"streamflow-reader-{os.getpid()}-{time.time_ns()}"})
+    try:  # no subscribe: reading a group's committed offsets does not join (or disturb) the group
+        md = c.list_topics(topic, timeout=10)
+        if topic not in md.topics or md.topics[topic].error is not None:
+            return {}
+        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in md.topics[topic].partitions}
+        if group is None:
+            return {p: hi for p, (_, hi) in sorted(marks.items())}
+        done = c.committed([TopicPartition(topic, p) for p in sorted(marks)], timeout=10)
+        return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][0] for tp in done}
     finally:
         c.close()
 

@@ -24,7 +24,7 @@ FROM (
     UNION ALL
     SELECT 'invalid_rate', 'silver.clean_transactions',
            round(coalesce(sum(bad)::numeric / nullif(sum(n), 0), 0), 6), 0.0499999,
-           sum(bad) || ' rejected or invalid of ' || sum(n) || ' rows ingested in the last '
+           to_char(sum(bad), 'FM999,999,999,990') || ' rejected or invalid of ' || to_char(sum(n), 'FM999,999,999,990') || ' rows ingested in the last '
                || %(lookback_hours)s::text || ' h'
     FROM (SELECT count(*) FILTER (WHERE NOT is_valid) AS bad, count(*) AS n FROM silver.clean_transactions
           WHERE ingested_at >= now() - make_interval(hours => %(lookback_hours)s::integer)

@@ -3,11 +3,11 @@
 -- bronze rows older than two hours that silver has not read yet (threshold 0).
 INSERT INTO ops.quality_results (check_name, table_name, measured_value, threshold, passed, details, run_at)
 SELECT 'freshness_seconds', 'bronze.raw_transactions', round(extract(epoch FROM now() - m.newest)::numeric, 1), 1800,
-       coalesce(extract(epoch FROM now() - m.newest) < 1800, false), 'newest ingested_at: ' || coalesce(m.newest::text, 'none'), now()
+       coalesce(extract(epoch FROM now() - m.newest) < 1800, false), 'newest ingested_at: ' || coalesce(to_char(m.newest AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', 'none'), now()
 FROM (SELECT max(ingested_at) AS newest FROM bronze.raw_transactions) m
 UNION ALL
 SELECT 'freshness_seconds', 'gold.fact_transactions', round(extract(epoch FROM now() - m.newest)::numeric, 1), 7200,
-       coalesce(extract(epoch FROM now() - m.newest) < 7200, false), 'newest ingested_at: ' || coalesce(m.newest::text, 'none'), now()
+       coalesce(extract(epoch FROM now() - m.newest) < 7200, false), 'newest ingested_at: ' || coalesce(to_char(m.newest AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', 'none'), now()
 FROM (SELECT max(ingested_at) AS newest FROM gold.fact_transactions) m
 UNION ALL
 SELECT 'pipeline_lag_rows', 'silver.clean_transactions', count(*), 0, count(*) = 0,

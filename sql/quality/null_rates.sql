@@ -23,7 +23,7 @@ WITH c AS (
 INSERT INTO ops.quality_results (check_name, table_name, measured_value, threshold, passed, details, run_at)
 SELECT 'null_rate:' || v.col, 'silver.clean_transactions', round(coalesce(v.nulls::numeric / nullif(w.n, 0), 0), 6),
        0.05, coalesce(v.nulls::numeric / nullif(w.n, 0), 0) < 0.05,
-       v.nulls || ' missing in ' || w.n || ' rows ingested in the last ' || %(lookback_hours)s::text || ' h', now()
+       to_char(v.nulls, 'FM999,999,999,990') || ' missing in ' || to_char(w.n, 'FM999,999,999,990') || ' rows ingested in the last ' || %(lookback_hours)s::text || ' h', now()
 FROM w CROSS JOIN LATERAL (VALUES
     ('transaction_id', w.transaction_id), ('customer_id', w.customer_id), ('store_id', w.store_id),
     ('amount', w.amount), ('transaction_at', w.transaction_at), ('installments', w.installments)
