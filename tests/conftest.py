@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -87,9 +88,9 @@ def _reap_stale_stacks() -> None:
 STACK_PREFIX = "streamflow-test-"
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Settings]:
-    "Settings of a running, migrated, isolated stack (Kafka + embedded PostgreSQL); stopped and removed at the end."
+@contextmanager
+def isolated_stack() -> Iterator[Settings]:
+    "A running, migrated, isolated stack (Kafka + embedded PostgreSQL, its own ports and folder); removed afterwards."
     from streamflow.services import down, up
     from streamflow.warehouse import migrate
 
@@ -97,7 +98,7 @@ def stack() -> Iterator[Settings]:
     run = Path(tempfile.mkdtemp(prefix=STACK_PREFIX))
     (run / "owner.pid").write_text(str(os.getpid()))
     pg_port, kafka_port, controller_port = _free_ports(3)
-    mp = pytest.MonkeyPatch()
+    mp = pytest.MonkeyPatch()  # the job processes read their settings from the environment: point it at this stack
     for k in ("STREAMFLOW_PG_DSN", "STREAMFLOW__POSTGRES__DSN"):  # always the embedded server, never a shared one
         mp.delenv(k, raising=False)
     mp.setenv("STREAMFLOW__PATHS__RUN_DIR", str(run))
@@ -114,9 +115,23 @@ def stack() -> Iterator[Settings]:
         try:
             down(cfg)
         finally:
-            mp.undo()
+            mp.undo()  # back to the enclosing stack's environment, if any
             if os.environ.get("STREAMFLOW_KEEP_TEST_STACK") != "1":
                 shutil.rmtree(run, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    "Settings of a running, migrated, isolated stack (Kafka + embedded PostgreSQL); stopped and removed at the end."
+    with isolated_stack() as cfg:
+        yield cfg
+
+
+@pytest.fixture
+def own_stack(stack: Settings) -> Iterator[Settings]:
+    "A second isolated stack, for a test whose topics, offsets and tables must not meet the session stack's."
+    with isolated_stack() as cfg:
+        yield cfg
 
 
 @pytest.fixture(scope="session")

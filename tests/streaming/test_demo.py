@@ -18,17 +18,17 @@ EVENTS = 3000
 
 
 @pytest.mark.timeout(1800)  # two demos: streaming, then five `airflow dags test` runs each
-def test_demo_runs_twice_in_a_row(stack: Settings, tmp_path):
+def test_demo_runs_twice_in_a_row(own_stack: Settings, tmp_path):
     from streamflow.demo import run_demo
 
-    cfg = stack.model_copy(deep=True)
+    cfg = own_stack.model_copy(deep=True)  # its own Kafka and PostgreSQL: the demo's records meet no other test's
     cfg.airflow.home = tmp_path / "airflow"
     cfg.paths.reports_dir = tmp_path / "reports"
     cfg.paths.outputs_dir = tmp_path / "outputs"
     try:
         runs = [run_demo(cfg, events=EVENTS, progress=False) for _ in range(2)]
     finally:
-        runner.stop(cfg)  # later tests start their own jobs on this stack
+        runner.stop(cfg)
     for out in runs:
         s = out["streaming"]
         assert out["parity"]["identical"], out["parity"]
