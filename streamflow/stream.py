@@ -317,10 +317,24 @@ def topic_offsets(
         marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in md.topics[topic].partitions}
         if group is None:
             return {p: hi for p, (_, hi) in sorted(marks.items())}
-        done = c.committed([TopicPartition(topic, p) for p in sorted(marks)], timeout=10)
+        done = _committed(c, [TopicPartition(topic, p) for p in sorted(marks)])
         return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][0] for tp in done}
     finally:
         c.close()
+
+def _committed(c: Any, tps: list, timeout: float = 30.0) -> list:
+    "A group's committed offsets, retried while a young broker is still electing or loading the group's coordinator."
+    from confluent_kafka import KafkaError, KafkaException
+    transient = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                 KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TIMED_OUT}  # raised errors never say retriable()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return c.committed(tps, timeout=10)
+        except KafkaException as e:
+            if e.args[0].code() not in transient or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 def control_snapshot(cfg: Settings, timeout: float = 30.0) -> tuple[set[str], FraudRules | None]:
     "The current blacklist and rules from the control topic (read to its end now)."
