@@ -11,7 +11,7 @@ CI_CHAOS_EVENTS ?= 20000
 LAB_PORT ?= 18888
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup jars demo down test test-unit test-chaos test-chaos-ci test-nb lint typecheck check-export validate-deploy airflow experiments bench lab clean
+.PHONY: help setup jars demo down test test-fast test-unit test-chaos test-chaos-ci test-nb lint typecheck check-export validate-deploy airflow experiments bench lab clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,13 @@ demo: setup ## the main job: the whole local pipeline on the embedded default (E
 	$(BIN)/streamflow demo --events $(EVENTS)
 
 test: setup check-export test-nb lint typecheck test-unit test-chaos-ci ## everything CI runs
+
+# the edit loop: no services, no Flink, no papermill; the exported notebooks' own tests and the unit tests, in parallel
+FAST_MARKS := not (integration or streaming or airflow or chaos or slow)
+test-fast: setup ## unit and notebook tests, no services (under a minute): the edit loop
+	@$(BIN)/nbdev_test --n_workers 1 --skip_folder_re '^(experiments|reporting|[_.])' & nb=$$!; \
+	$(BIN)/pytest -q -p no:cacheprovider -m "$(FAST_MARKS)"; py=$$?; wait $$nb; nbrc=$$?; \
+	echo "test-fast: pytest exit $$py, nbdev_test exit $$nbrc"; exit $$(( py || nbrc ))
 
 check-export: setup ## nbdev_export must not change the committed package
 	$(BIN)/python tools/check_export.py

@@ -436,7 +436,7 @@ def _consumer(cfg: Settings):
 
 def topic_ends(cfg: Settings, topic: str) -> dict[int, int]:
     "Partition -> end offset (the next offset to be written) of `topic` now."
-    from streamflow.stream import topic_offsets
+    from streamflow.kafka_io import topic_offsets
     return topic_offsets(cfg, topic)
 
 def read_records(
@@ -594,7 +594,7 @@ def bench_latency(
     "Produce `events_path` at `rate` events/s and measure event -> alert and event -> bronze latencies."
     from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 
-    from streamflow.stream import produce_events
+    from streamflow.kafka_io import produce_events
     t = cfg.kafka.topics
     base = marks_now(cfg)
     start = topic_ends(cfg, t.transactions.name)
@@ -770,7 +770,7 @@ def run_bench(
     from streamflow import services
     from streamflow.generator import sidecar_paths, write_events
     from streamflow.jobs import runner
-    from streamflow.stream import publish_blacklist_file
+    from streamflow.kafka_io import publish_blacklist_file
     skip = parse_skip(",".join(skip))
     seed = cfg.generator.seed if seed is None else seed
     run = set(SECTIONS) - skip
@@ -828,7 +828,7 @@ def run_bench(
             publish_blacklist_file(bcfg, blacklist)  # before the jobs start: in their snapshot
 
         def preload() -> dict:
-            from streamflow.stream import produce_events
+            from streamflow.kafka_io import produce_events
             log.info("bench: pre-loading %s events into %s", f"{events:,}", bcfg.kafka.topics.transactions.name)
             t0 = time.perf_counter()
             n = produce_events(bcfg, head, progress=progress)
@@ -888,7 +888,7 @@ def run_bench(
     return {**flat_result(sizes, machine, details, peaks), "errors": errors}
 
 def _cleanup(cfg: Settings, bcfg: Settings, work: Path) -> None:
-    from streamflow.stream import checkpoint_dir
+    from streamflow.flink_runtime import checkpoint_dir
     for step in (lambda: delete_topics(bcfg), lambda: drop_bench_groups(bcfg), lambda: drop_database(cfg, bcfg)):
         try:
             step()

@@ -63,8 +63,8 @@ def run_demo(
     from streamflow import batch, services, warehouse
     from streamflow.generator import sidecar_paths
     from streamflow.jobs import runner
+    from streamflow.kafka_io import control_snapshot
     from streamflow.scoring import score_file
-    from streamflow.stream import control_snapshot
 
     t0 = time.time()
     _step("1/6 services: Kafka (KRaft) and PostgreSQL")

@@ -13,27 +13,24 @@ from pyflink.common import Row, Types
 from pyflink.datastream import DataStream, KeyedBroadcastProcessFunction, OutputTag, StreamExecutionEnvironment
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
-from streamflow.stream import (
-    PgBatchWriter,
-    control_snapshot,
+from streamflow.connectors import (
     epoch_ms,
-    json_logger,
     kafka_keyed_stream,
     kafka_sink,
     kafka_stream,
     kafka_table_ddl,
-    metric_counter,
-    parse_control,
     partition_keys,
     row_type,
-    run_job,
     sink_properties,
     sql_type,
-    writer_dsn,
 )
 
 from ..config import FraudRules, Settings
+from ..flink_runtime import json_logger, metric_counter, run_job
+from ..kafka_io import control_snapshot
+from ..messages import parse_control
 from ..models import SCHEMA_VERSION, Transaction, parse_record, to_dict
+from ..pg_sink import PgBatchWriter, writer_dsn
 from ..rules import RULE_IDS, STATE_VERSION, CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0

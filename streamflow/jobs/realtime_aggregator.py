@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pyflink.datastream import StreamExecutionEnvironment
 
 from ..config import Settings
+from ..connectors import kafka_table_ddl, sink_properties, sql_type
+from ..flink_runtime import run_job
 from ..models import EVENT_TIME_MAX, EVENT_TIME_MIN
-from ..stream import kafka_table_ddl, run_job, sink_properties, sql_type
 from .fraud_detector import SCORED_FIELDS
 
 # %% auto #0

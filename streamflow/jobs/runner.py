@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 
 from ..config import Settings
+from ..flink_runtime import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
 from ..local.proc import live_pid, spawn, tail
-from ..stream import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
 
 # %% auto #0
 __all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL',
@@ -277,7 +277,8 @@ def summary(
     since: dict[str, dict[int, int]] | None = None,  # topic -> partition -> first offset counted (default: all)
 ) -> dict:
     "Counts and latencies of the streaming path: bronze rows, dead letters and their reasons, alerts, top rules, windows."
-    from streamflow.stream import dead_letter_reasons, read_topic
+    from streamflow.kafka_io import read_topic
+    from streamflow.messages import dead_letter_reasons
     from streamflow.warehouse import connect
     with connect(cfg) as conn:
         row = conn.execute(LATENCY_CTE + SUMMARY_SQL, {"prefix": prefix}).fetchone()
@@ -324,7 +325,7 @@ def wait_processed(
 # %% ../../nbs/45_jobs.ipynb #9491f4ec
 def source_lag(cfg: Settings) -> dict[str, int]:
     "Records of `transactions.raw` that the processor's and the detector's consumer groups have not committed yet."
-    from streamflow.stream import topic_offsets
+    from streamflow.kafka_io import topic_offsets
     topic = cfg.kafka.topics.transactions.name
     ends, lag = topic_offsets(cfg, topic), {}
     for job in ("transaction-processor", "fraud-detector"):
@@ -351,7 +352,7 @@ def run_streaming_demo(
     from datetime import UTC, datetime
 
     from streamflow.generator import sidecar_paths, write_events
-    from streamflow.stream import produce_events, publish_blacklist_file, read_topic, topic_offsets
+    from streamflow.kafka_io import produce_events, publish_blacklist_file, read_topic, topic_offsets
     seed = cfg.generator.seed if seed is None else seed
     run_id = run_id or f"demo{datetime.now(UTC):%Y%m%dT%H%M%S}"
     prefix = f"{run_id}-"

@@ -8,19 +8,12 @@ from __future__ import annotations
 from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag, StreamExecutionEnvironment
 
-from streamflow.stream import (
-    PgBatchWriter,
-    dlq_record,
-    epoch_ms,
-    kafka_keyed_stream,
-    kafka_sink,
-    metric_counter,
-    run_job,
-    writer_dsn,
-)
-
 from ..config import Settings
+from ..connectors import epoch_ms, kafka_keyed_stream, kafka_sink
+from ..flink_runtime import metric_counter, run_job
+from ..messages import dlq_record
 from ..models import SCHEMA_VERSION, Transaction, parse_record
+from ..pg_sink import PgBatchWriter, writer_dsn
 
 # %% auto #0
 __all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'refused_dead_letter', 'ValidateToBronze', 'build',

@@ -19,24 +19,16 @@ import psutil
 
 from streamflow.bench import topic_ends
 from streamflow.config import Settings
+from streamflow.flink_runtime import JOB_NAMES, flink_run_dir, job_log_file, job_metrics_port
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
+from streamflow.kafka_io import control_snapshot, produce_events, publish_blacklist_file, read_topic
 from streamflow.local import kafka, postgres
 from streamflow.local.proc import tail
 from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import score_events
 from streamflow.services import up
-from streamflow.stream import (
-    JOB_NAMES,
-    control_snapshot,
-    flink_run_dir,
-    job_log_file,
-    job_metrics_port,
-    produce_events,
-    publish_blacklist_file,
-    read_topic,
-)
 from streamflow.warehouse import connect
 
 EVENTS = int(os.environ.get("STREAMFLOW_CHAOS_EVENTS", "100000"))  # events per fault test (the issue asks 100,000)

@@ -37,9 +37,11 @@ from hostile_corpus import (
     oversized_record,
 )
 
+from streamflow.flink_runtime import JOB_NAMES
 from streamflow.jobs import runner
+from streamflow.kafka_io import produce_events, producer_config
+from streamflow.messages import dlq_original
 from streamflow.models import Transaction, parse_record
-from streamflow.stream import JOB_NAMES, dlq_original, produce_events, producer_config
 from streamflow.warehouse import connect
 
 VALID = min(EVENTS, 10_000)  # valid events around the corpus

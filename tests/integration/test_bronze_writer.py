@@ -10,7 +10,8 @@ import psycopg
 
 from streamflow.config import Settings
 from streamflow.jobs.transaction_processor import BRONZE_FIELDS, BRONZE_SQL, refused_dead_letter, validate
-from streamflow.stream import dlq_original, write_rows
+from streamflow.messages import dlq_original
+from streamflow.pg_sink import write_rows
 from streamflow.warehouse import connect, dsn_for
 
 TOPIC = "transactions.raw"

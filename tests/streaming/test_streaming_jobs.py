@@ -21,10 +21,11 @@ from streamflow.config import Settings
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
 from streamflow.jobs.realtime_aggregator import acc_add, metric_record
+from streamflow.kafka_io import produce_events, publish_blacklist, publish_blacklist_file, read_topic
+from streamflow.messages import dlq_original
 from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import load_blacklist, score_events
-from streamflow.stream import dlq_original, produce_events, publish_blacklist, publish_blacklist_file, read_topic
 from streamflow.warehouse import connect
 
 pytestmark = [pytest.mark.streaming, pytest.mark.integration]
