@@ -45,7 +45,8 @@ def bronze_to_silver():
             task_id=name,
             conn_id=CONN_ID,
             sql=f"transforms/silver/{name}.sql",
-            parameters={p: f"{{{{ params.{p} }}}}" for p in SILVER_PARAMS},
+            parameters={**{p: f"{{{{ params.{p} }}}}" for p in SILVER_PARAMS},
+                        "earth_radius_km": DEFAULT_PARAMS["earth_radius_km"]},  # one radius: models.haversine_km
             show_return_value_in_logs=True,
             outlets=[Asset(SILVER_ASSET)] if name == SILVER_MODELS[-1] else [],
         )

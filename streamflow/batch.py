@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .config import Settings
-from .models import SCHEMA_VERSION, FraudAlert, to_dict
+from .models import EARTH_RADIUS_KM, SCHEMA_VERSION, FraudAlert, to_dict
 
 # %% auto #0
 __all__ = ['SILVER_MODELS', 'GOLD_STAGES', 'GOLD_MODELS', 'QUALITY_CHECKS', 'MAINTENANCE', 'GOLD_TABLES', 'DEFAULT_PARAMS',
@@ -50,6 +50,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "risk_window_days": 30,  # silver.customers.risk_profile counts the customer's alerts over this many days ...
     "risk_elevated_alerts": 1,  # ... 'elevated' from this many
     "risk_high_alerts": 3,  # ... 'high' from this many
+    "earth_radius_km": EARTH_RADIUS_KM,  # silver distances use the radius of `models.haversine_km` (not a knob)
 }
 CONN_ID = "streamflow_warehouse"  # the Airflow connection, from AIRFLOW_CONN_STREAMFLOW_WAREHOUSE
 DSN_ENV = "STREAMFLOW_WAREHOUSE_DSN"  # the transform role's URI, for the report notebooks

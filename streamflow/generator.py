@@ -27,14 +27,13 @@ import yaml
 from tqdm import tqdm
 
 from .config import Generator, Settings, load_config
-from .models import Customer, Product, Store
+from .models import Customer, Product, Store, haversine_km
 
 # %% auto #0
 __all__ = ['OLIST_KEYS', 'PATTERNS', 'REFERENCE_FILES', 'EMAIL_DOMAINS', 'QUANTILES', 'MALFORMED', 'load_olist_stats',
            'OlistProfile', 'olist_profile', 'Behaviour', 'BrReference', 'load_reference', 'Habits', 'World',
-           'make_world', 'Label', 'haversine_km', 'WeekClock', 'iter_events', 'events_frame', 'malformed',
-           'sidecar_paths', 'write_events', 'whole_weeks', 'orders_per_customer', 'olist_targets', 'compare_with_olist',
-           'fit_summary']
+           'make_world', 'Label', 'WeekClock', 'iter_events', 'events_frame', 'malformed', 'sidecar_paths',
+           'write_events', 'whole_weeks', 'orders_per_customer', 'olist_targets', 'compare_with_olist', 'fit_summary']
 
 # %% ../nbs/10_generator.ipynb #43f7ab34
 OLIST_KEYS = ("order_payment_total", "payment_type", "payment_installments", "purchase_hour_of_day",
@@ -404,12 +403,6 @@ class Label(NamedTuple):
     transaction_id: str
     is_fraud: bool
     pattern: str | None  # one of PATTERNS, None for legit events
-
-def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    "Great-circle distance in km."
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lng2 - lng1) / 2) ** 2
-    return 12742.0 * math.asin(min(1.0, math.sqrt(a)))
 
 def _offset_point(lat: float, lng: float, km: float, bearing: float) -> tuple[float, float]:
     "The point `km` away from (lat, lng) in direction `bearing` (radians), flat-earth approximation."

@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 
 from .config import FraudRules
 from .importer import file_sha256
-from .models import Transaction, parse_record
-from .rules import RULE_IDS, RuleEngine, event_time, haversine_km, local_hour
+from .models import Transaction, haversine_km, parse_record
+from .rules import RULE_IDS, RuleEngine, event_time, local_hour
 from .scoring import classification_metrics, load_blacklist, load_labels, score_events, sidecar
 
 # %% auto #0

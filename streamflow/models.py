@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -15,8 +16,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 # %% auto #0
 __all__ = ['SCHEMA_VERSION', 'Id', 'ShortId', 'Money', 'Latitude', 'Longitude', 'EVENT_TIME_MIN', 'EVENT_TIME_MAX',
-           'PaymentMethod', 'Transaction', 'Customer', 'Store', 'Product', 'FraudAlert', 'to_json', 'to_dict',
-           'describe_error', 'unstorable_json', 'parse_record']
+           'EARTH_RADIUS_KM', 'PaymentMethod', 'Transaction', 'haversine_km', 'Customer', 'Store', 'Product',
+           'FraudAlert', 'to_json', 'to_dict', 'describe_error', 'unstorable_json', 'parse_record']
 
 # %% ../nbs/00_models.ipynb #33eb91f7
 class PaymentMethod(StrEnum):
@@ -98,6 +99,21 @@ class Transaction(_Record):
         if late:
             raise ValueError(f"event time from {EVENT_TIME_MAX:%Y-%m-%d} on is not plausible")
         return v
+
+# %% ../nbs/00_models.ipynb #eeeada72
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+
+def haversine_km(
+    lat1: float,  # first point's latitude (degrees)
+    lon1: float,  # first point's longitude (degrees)
+    lat2: float,  # second point's latitude
+    lon2: float,  # second point's longitude
+) -> float:
+    "Great-circle distance in km between two points."
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 # %% ../nbs/00_models.ipynb #d533bcba
 class Customer(_Record):

@@ -24,15 +24,15 @@ from streamflow.config import (
     VelocityRule,
 )
 
-from .models import FraudAlert, Transaction
+from .models import FraudAlert, Transaction, haversine_km
 
 # %% auto #0
-__all__ = ['RULE_IDS', 'CONTEXT_RULES', 'EARTH_RADIUS_KM', 'HOUR_KERNEL', 'HOUR_PRIOR', 'MIN_TRAVEL_S', 'AMOUNT_SD_FLOOR',
-           'AMOUNT_SD_PRIOR', 'TEMPO_DOUBLINGS', 'CARD_TEST_FACTOR', 'NEAR_KM', 'AWAY_CAP', 'HOME_MIN_EVENTS',
-           'HOME_HORIZON', 'STATE_VERSION', 'TRIGGER_LEVEL', 'ramp', 'soft', 'event_time', 'local_hour',
-           'hour_distance', 'haversine_km', 'CustomerState', 'amount_profile', 'high_value_score', 'velocity_score',
-           'geographic_score', 'hour_share', 'hour_rarity', 'time_anomaly_score', 'blacklist_score', 'episode_level',
-           'episode_score', 'hour_risk_score', 'ScoreResult', 'alert_type', 'corroboration_bonus', 'RuleEngine']
+__all__ = ['RULE_IDS', 'CONTEXT_RULES', 'HOUR_KERNEL', 'HOUR_PRIOR', 'MIN_TRAVEL_S', 'AMOUNT_SD_FLOOR', 'AMOUNT_SD_PRIOR',
+           'TEMPO_DOUBLINGS', 'CARD_TEST_FACTOR', 'NEAR_KM', 'AWAY_CAP', 'HOME_MIN_EVENTS', 'HOME_HORIZON',
+           'STATE_VERSION', 'TRIGGER_LEVEL', 'ramp', 'soft', 'event_time', 'local_hour', 'hour_distance',
+           'CustomerState', 'amount_profile', 'high_value_score', 'velocity_score', 'geographic_score', 'hour_share',
+           'hour_rarity', 'time_anomaly_score', 'blacklist_score', 'episode_level', 'episode_score', 'hour_risk_score',
+           'ScoreResult', 'alert_type', 'corroboration_bonus', 'RuleEngine']
 
 # %% ../nbs/20_rules.ipynb #2b825c8c
 RULE_IDS: dict[str, str] = {  # config section -> rule id, in evaluation (and summation) order
@@ -45,7 +45,6 @@ RULE_IDS: dict[str, str] = {  # config section -> rule id, in evaluation (and su
     "hour_risk": "FR-007",
 }
 CONTEXT_RULES = ("FR-006", "FR-007")  # evidence about the customer's recent past or the hour, not about the event: no corroboration
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 HOUR_KERNEL = (0.1, 0.2, 0.4, 0.2, 0.1)  # FR-004: a purchase in hour b counts for b-2 .. b+2 with these weights (habits are not clock-precise)
 HOUR_PRIOR = 2.0  # FR-004: pseudo-purchases spread evenly over the day (a new customer has no unusual hour yet)
 MIN_TRAVEL_S = 1.0  # two events in the same second are treated as 1 s apart (speed of travel, rate of purchases)
@@ -86,19 +85,6 @@ def hour_distance(a: float, b: float) -> float:
     "Circular distance between two hours of day, in [0, 12]."
     d = abs(a - b) % 24
     return min(d, 24 - d)
-
-# %% ../nbs/20_rules.ipynb #e9aff0be
-def haversine_km(
-    lat1: float,  # first point's latitude (degrees)
-    lon1: float,  # first point's longitude (degrees)
-    lat2: float,  # second point's latitude
-    lon2: float,  # second point's longitude
-) -> float:
-    "Great-circle distance in km between two points."
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 # %% ../nbs/20_rules.ipynb #5935832a
 def _opt_float(v: Any) -> float | None:

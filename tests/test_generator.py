@@ -94,7 +94,7 @@ def test_fraud_carries_corroborating_signals_legit_rarely(cfg):
     """Fraud mostly shows several signals at once (far from home, much larger amount); legitimate purchases rarely do."""
     import math
 
-    from streamflow.generator import haversine_km
+    from streamflow.models import haversine_km
 
     world = make_world(cfg.generator, load_olist_stats(), seed=12)
     h = world.habits

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streamflow.config import Corroboration, load_config
-from streamflow.models import FraudAlert, Transaction, to_json
+from streamflow.models import FraudAlert, Transaction, haversine_km, to_json
 from streamflow.rules import (
     CONTEXT_RULES,
     TRIGGER_LEVEL,
@@ -20,7 +20,6 @@ from streamflow.rules import (
     RuleEngine,
     amount_profile,
     corroboration_bonus,
-    haversine_km,
 )
 from streamflow.scoring import classification_metrics, score_events, score_file
 

@@ -8,7 +8,7 @@ import pytest
 from batch_helpers import assert_consistent, consistency, events, fingerprint, seed_defects, write_bronze
 
 from streamflow.batch import load_labels, quality_results, refresh, run_models
-from streamflow.models import parse_record
+from streamflow.models import haversine_km, parse_record
 from streamflow.warehouse import connect
 
 pytestmark = pytest.mark.integration
@@ -35,6 +35,20 @@ def test_refresh_builds_consistent_gold_and_a_rerun_changes_nothing(warehouse, t
         assert conn.execute("SELECT count(*) FROM gold.dim_customer WHERE is_inferred").fetchone()[0] == 0
         today = datetime.now(UTC).date()
         assert conn.execute("SELECT max(full_date) FROM gold.dim_date").fetchone()[0] >= today + timedelta(days=365)
+        # one date key: gold.date_key is YYYYMMDD of the UTC date, and every dim_date row agrees with it
+        assert conn.execute("SELECT gold.date_key('2026-02-28')").fetchone()[0] == 20260228
+        assert conn.execute("SELECT count(*) FROM gold.dim_date WHERE date_key <> to_char(full_date, 'YYYYMMDD')::int"
+                            ).fetchone()[0] == 0
+        # one distance: silver's distance_from_home_km is models.haversine_km (same formula, same radius)
+        pairs = conn.execute(
+            "SELECT t.distance_from_home_km, c.latitude, c.longitude, (b.raw_payload->>'latitude')::float8, "
+            "(b.raw_payload->>'longitude')::float8 FROM silver.clean_transactions t "
+            "JOIN silver.customers c USING (customer_id) JOIN bronze.raw_transactions b "
+            "ON (b.kafka_topic, b.kafka_partition, b.kafka_offset) = (t.kafka_topic, t.kafka_partition, t.kafka_offset) "
+            "WHERE t.distance_from_home_km > 100").fetchall()
+    assert len(pairs) > 10
+    for km, *points in pairs:  # 1e-9 relative: a different Earth radius (even 6371 vs 6371.0088 km) fails this
+        assert km == pytest.approx(haversine_km(*map(float, points)), rel=1e-9)
     first = fingerprint(warehouse)
 
     again = refresh(transform_dsn, warehouse, NOW)

@@ -8,7 +8,7 @@ WITH win AS (
            (SELECT last_id FROM ops.watermarks WHERE pipeline = 'gold.batch:target') AS hi
 ), days AS (
     SELECT DISTINCT (u.ts)::date AS day,
-           (extract(year FROM u.ts) * 10000 + extract(month FROM u.ts) * 100 + extract(day FROM u.ts))::integer AS date_key
+           gold.date_key(u.ts::date) AS date_key
     FROM silver.clean_transactions t, win, LATERAL (SELECT t.transaction_at AT TIME ZONE 'UTC' AS ts) u
     WHERE t.change_seq > win.lo AND t.change_seq <= win.hi AND t.is_valid
 ), tx AS (

@@ -12,7 +12,7 @@ WITH win AS (
     FROM seen s
 )
 INSERT INTO gold.dim_date (date_key, full_date, year, quarter, month, day, day_of_week, day_name, month_name, is_weekend)
-SELECT (extract(year FROM d) * 10000 + extract(month FROM d) * 100 + extract(day FROM d))::integer, d,
+SELECT gold.date_key(d), d,
        extract(year FROM d), extract(quarter FROM d), extract(month FROM d), extract(day FROM d),
        extract(isodow FROM d), trim(to_char(d, 'Day')), trim(to_char(d, 'Month')), extract(isodow FROM d) >= 6
 FROM bounds b, generate_series(b.lo, b.hi, interval '1 day') AS g(ts), LATERAL (SELECT g.ts::date AS d) x

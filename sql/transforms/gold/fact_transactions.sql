@@ -12,7 +12,7 @@ INSERT INTO gold.fact_transactions AS f (
     transaction_id, date_key, hour_timestamp, customer_key, store_key, product_key, transaction_at, amount, currency,
     payment_method, installments, latitude, longitude, distance_from_home_km, fraud_score, is_fraud, ingested_at)
 SELECT t.transaction_id,
-       (date_part('year', u.ts) * 10000 + date_part('month', u.ts) * 100 + date_part('day', u.ts))::integer,
+       gold.date_key(u.ts::date),
        date_trunc('hour', t.transaction_at, 'UTC'), c.customer_key, s.store_key, p.product_key, t.transaction_at,
        t.amount, t.currency, t.payment_method, t.installments, t.latitude, t.longitude, t.distance_from_home_km,
        t.fraud_score, t.is_fraud, t.ingested_at

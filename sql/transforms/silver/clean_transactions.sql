@@ -91,7 +91,7 @@ WITH wm AS (
            CASE WHEN t.longitude BETWEEN -180 AND 180 THEN round(t.longitude::numeric, 6) END,
            t.transaction_at, c.state, s.state, pr.category,
            CASE WHEN cardinality(t.errors) = 0 AND NOT t.unlocated AND c.latitude IS NOT NULL THEN
-               2 * 6371.0088 * asin(least(1, sqrt(
+               2 * %(earth_radius_km)s::float8 * asin(least(1, sqrt(  -- models.haversine_km
                    sin(radians(t.latitude - c.latitude) / 2) ^ 2
                    + cos(radians(c.latitude)) * cos(radians(t.latitude)) * sin(radians(t.longitude - c.longitude) / 2) ^ 2)))
            END,
