@@ -12,21 +12,18 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .config import Settings
-from .models import EARTH_RADIUS_KM, SCHEMA_VERSION, FraudAlert, to_dict
+from .models import EARTH_RADIUS_KM
 
 # %% auto #0
 __all__ = ['SILVER_MODELS', 'GOLD_STAGES', 'GOLD_MODELS', 'QUALITY_CHECKS', 'MAINTENANCE', 'GOLD_TABLES', 'DEFAULT_PARAMS',
-           'CONN_ID', 'DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'BRONZE_ALERT_COLUMNS', 'ALERT_SOURCES',
-           'DERIVED_TABLES', 'WATERMARKS', 'REPORTS', 'DAG_ORDER', 'sql_dir', 'model_path', 'placeholders',
-           'split_statements', 'run_sql_file', 'run_models', 'run_stages', 'refresh', 'gold_counts', 'quality_results',
-           'bronze_alert_row', 'load_bronze', 'clear_derived', 'server_cpu_seconds', 'backend_cpu_seconds',
-           'time_refresh', 'load_labels', 'report_notebook', 'report_dir', 'render_html', 'airflow_connection',
+           'CONN_ID', 'DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'REPORTS', 'DAG_ORDER', 'sql_dir', 'model_path',
+           'placeholders', 'split_statements', 'run_sql_file', 'run_models', 'run_stages', 'refresh', 'gold_counts',
+           'quality_results', 'load_labels', 'report_notebook', 'report_dir', 'render_html', 'airflow_connection',
            'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db', 'report_logical_date', 'run_dag', 'run_dags',
            'summary', 'airflow_standalone']
 
@@ -165,188 +162,6 @@ def quality_results(dsn: str, since: datetime | None = None) -> list[dict[str, A
         return conn.execute(
             "SELECT DISTINCT ON (check_name, table_name) check_name, table_name, measured_value, threshold, passed, details, run_at "
             "FROM ops.quality_results WHERE run_at >= %s ORDER BY check_name, table_name, run_at DESC", [since]).fetchall()
-
-# %% ../nbs/50_batch.ipynb #97d728cb
-def _copy_escape(s: str) -> str:
-    "A value in COPY's text format (backslash, tab, newline and carriage return escaped)."
-    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-BRONZE_ALERT_COLUMNS = ("transaction_id", "customer_id", "fraud_score", "rules_triggered", "rule_scores", "alert_type",
-                        "transaction_at", "detected_at", "raw_payload", "schema_version")  # as the detector writes them
-
-def bronze_alert_row(a: FraudAlert, source: dict[str, Any]) -> tuple:
-    "The bronze.raw_fraud_alerts row of an alert (`BRONZE_ALERT_COLUMNS`), as the fraud-detector job writes it."
-    return (a.transaction_id, a.customer_id, a.fraud_score, json.dumps(a.rules_triggered), json.dumps(a.rule_scores),
-            a.alert_type, a.event_time, a.detected_at, json.dumps({**to_dict(a), "source": source}, separators=(",", ":")),
-            SCHEMA_VERSION)
-
-def _label_alert(ev: dict, pattern: str, detected_at: datetime, source: dict[str, Any]) -> tuple:
-    "An alert row for a labelled fraud: score 1, the pattern as its only rule and its type."
-    a = FraudAlert(transaction_id=ev["transaction_id"], customer_id=ev["customer_id"], store_id=ev["store_id"],
-                   amount=ev["amount"], event_time=ev["timestamp"], fraud_score=1.0, rules_triggered=[pattern],
-                   rule_scores={pattern: 1.0}, alert_type=pattern, detected_at=detected_at)
-    return bronze_alert_row(a, source)
-
-# %% ../nbs/50_batch.ipynb #57b8a32f
-ALERT_SOURCES = ("labels", "scorer", "none")
-
-def load_bronze(
-    cfg: Settings,  # settings: the warehouse, the generator and the fraud rules
-    n: int,  # number of generated events (transaction ids t-<seed>-0 ... t-<seed>-<n-1>)
-    seed: int,  # generator seed: same seed, same events
-    offset_start: int = 0,  # Kafka offset of the first event; lineage (topic, partition, offset) must stay unique
-    partition: int = 0,  # the Kafka partition recorded as lineage
-    alerts: str = "labels",  # "labels" (one per labelled fraud), "scorer" (the rule engine's) or "none"
-    dsn: str | None = None,  # default: the writer role's URI
-) -> int:
-    "Fill bronze with `n` generated events and their alerts, by COPY, as the streaming jobs write them; events loaded."
-    import tempfile
-
-    import psycopg
-
-    from streamflow.generator import sidecar_paths, write_events
-    from streamflow.warehouse import dsn_for
-    if alerts not in ALERT_SOURCES:
-        raise ValueError(f"alerts must be one of {ALERT_SOURCES}, not {alerts!r}")
-    topic = cfg.kafka.topics.transactions.name
-    detected_at = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="sf-bronze-") as d:
-        paths = sidecar_paths(Path(d) / "events.jsonl")
-        write_events(paths["events"], n, seed, cfg=cfg, progress=False)
-        alert_rows: list[tuple] = []
-        with psycopg.connect(dsn or dsn_for(cfg, "writer")) as conn, conn.cursor() as cur:
-            with cur.copy("COPY bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, kafka_key, "
-                          "transaction_id, event_timestamp, raw_payload, schema_version) FROM STDIN") as cp, \
-                    open(paths["events"], encoding="utf-8") as fe, open(paths["labels"], encoding="utf-8") as fl:
-                head, buf = f"{_copy_escape(topic)}\t{int(partition)}\t", []
-                for i, (line, lab) in enumerate(zip(fe, fl, strict=True)):
-                    line = line.rstrip("\n")
-                    ev = json.loads(line)
-                    buf.append(f"{head}{offset_start + i}\t{_copy_escape(ev['customer_id'])}\t"
-                               f"{_copy_escape(ev['transaction_id'])}\t{ev['timestamp']}\t{_copy_escape(line)}\t"
-                               f"{SCHEMA_VERSION}\n")
-                    if alerts == "labels" and '"is_fraud":true' in lab:
-                        src = {"topic": topic, "partition": int(partition), "offset": offset_start + i}
-                        alert_rows.append(_label_alert(ev, json.loads(lab)["pattern"], detected_at, src))
-                    if len(buf) >= 10_000:
-                        cp.write("".join(buf))
-                        buf = []
-                cp.write("".join(buf))
-            if alerts == "scorer":
-                alert_rows = _scored_alerts(cfg, paths, topic, partition, offset_start)
-            with cur.copy(f"COPY bronze.raw_fraud_alerts ({', '.join(BRONZE_ALERT_COLUMNS)}) FROM STDIN") as cp:
-                for row in alert_rows:
-                    cp.write_row(row)
-    return n
-
-def _scored_alerts(cfg: Settings, paths: dict[str, Path], topic: str, partition: int, offset_start: int) -> list[tuple]:
-    "The rule engine's alerts over the events file, in order, as bronze alert rows (`streamflow score`'s view)."
-    from streamflow.models import Transaction, parse_record
-    from streamflow.rules import RuleEngine
-    from streamflow.scoring import load_blacklist, score_events
-    with open(paths["events"], encoding="utf-8") as f:
-        txs = [(i, tx) for i, (tx, _) in enumerate(map(parse_record, f)) if isinstance(tx, Transaction)]
-    offsets = {tx.transaction_id: i for i, tx in txs}
-    blacklist = load_blacklist(paths["blacklist"]) if paths["blacklist"].exists() else frozenset()
-    now, rows = datetime.now(UTC), []
-    for tx, r in score_events((tx for _, tx in txs), RuleEngine(cfg.fraud_rules), blacklist):
-        if r.is_alert:
-            src = {"topic": topic, "partition": int(partition), "offset": offset_start + offsets[tx.transaction_id]}
-            rows.append(bronze_alert_row(r.to_alert(tx, now), src))
-    return rows
-
-# %% ../nbs/50_batch.ipynb #bcf800b6
-DERIVED_TABLES = ("silver.clean_transactions", "silver.rejected_transactions", "silver.fraud_alerts") + tuple(
-    f"gold.{t}" for t in GOLD_TABLES)
-WATERMARKS = ("silver.clean_transactions", "silver.fraud_alerts", "silver.attach_alerts", "silver.customers",
-              "gold.batch", "gold.batch:target")
-
-def clear_derived(cfg: Settings) -> None:
-    "Empty silver's transactions and alerts and every gold table, forget customer statistics, rewind the watermarks."
-    from streamflow.warehouse import connect
-    with connect(cfg, "owner") as conn:
-        conn.execute(f"TRUNCATE {', '.join(DERIVED_TABLES)}")  # one statement: the star's foreign keys allow it
-        conn.execute("DELETE FROM silver.customers WHERE is_inferred")
-        conn.execute("UPDATE silver.customers SET total_transactions = 0, total_amount = 0, avg_transaction_amt = 0, "
-                     "risk_profile = 'normal', first_seen_at = updated_at, last_seen_at = NULL")
-        conn.execute("UPDATE ops.watermarks SET last_id = 0, updated_at = now() WHERE pipeline = ANY(%s)",
-                     [list(WATERMARKS)])
-
-# %% ../nbs/50_batch.ipynb #1b6d04dd
-def server_cpu_seconds(cfg: Settings) -> float | None:
-    "User + system CPU seconds of the embedded PostgreSQL's process tree so far (None when it is not ours)."
-    import psutil
-
-    from streamflow.local.postgres import server_pid
-    pid = None if cfg.postgres.dsn else server_pid(cfg)
-    if pid is None:
-        return None
-    try:
-        root = psutil.Process(pid)
-        t = root.cpu_times()
-        total = t.user + t.system + t.children_user + t.children_system  # exited backends count in children_*
-        for p in root.children(recursive=True):
-            try:
-                c = p.cpu_times()
-                total += c.user + c.system
-            except psutil.Error:  # exited meanwhile: now counted in the parent's children_*
-                pass
-        return total
-    except psutil.Error:
-        return None
-
-def backend_cpu_seconds(conn) -> float | None:
-    "User + system CPU seconds the server process behind `conn` has used (None when it cannot be read)."
-    import psutil
-    try:
-        t = psutil.Process(conn.info.backend_pid).cpu_times()
-        return t.user + t.system
-    except psutil.Error:
-        return None
-
-def _timed_model(dsn: str, path: Path, params: dict[str, Any]) -> tuple[list[dict[str, Any]], float, float | None]:
-    "Run one (single-statement) model file: its rows, wall seconds and the backend's CPU seconds."
-    import psycopg
-    from psycopg.rows import dict_row
-    sql = path.read_text()
-    values = {**DEFAULT_PARAMS, **params}
-    t0 = time.perf_counter()
-    with psycopg.connect(dsn, row_factory=dict_row) as conn:
-        cur = conn.execute(sql, {k: values[k] for k in placeholders(sql)} or None)  # type: ignore[arg-type]
-        rows = cur.fetchall() if cur.description else []
-        conn.commit()
-        return rows, time.perf_counter() - t0, backend_cpu_seconds(conn)
-
-def _timed_layer_model(dsn: str, cfg: Settings, layer: str, params: dict[str, Any], name: str):
-    "`_timed_model` of model `name` in `layer`."
-    return _timed_model(dsn, model_path(cfg, layer, name), params)
-
-def time_refresh(
-    cfg: Settings,  # settings (the warehouse and the sql folder)
-    params: dict[str, Any] | None = None,  # overrides of DEFAULT_PARAMS; settle_seconds defaults to 0 here
-    dsn: str | None = None,  # default: the transform role's URI
-    parallel: bool = False,  # run the models of a gold stage concurrently (as the DAG does)
-) -> dict[str, Any]:
-    "Run the refresh once: {total_s, silver_s, gold_s, models: {name: s}, models_cpu_s, server_cpu_s, rows_read, rows_loaded}."
-    dsn = dsn or warehouse_dsn(cfg)
-    params = {"settle_seconds": 0, **(params or {})}
-    cpu0, t0 = server_cpu_seconds(cfg), time.perf_counter()
-    secs: dict[str, float] = {}
-    cpus: dict[str, float | None] = {}
-    out: dict[str, list[dict[str, Any]]] = {}
-    layer_s = {}
-    for layer, stages in (("silver", tuple((n,) for n in SILVER_MODELS)), ("gold", GOLD_STAGES)):
-        t1 = time.perf_counter()
-        timed = run_stages(stages, partial(_timed_layer_model, dsn, cfg, layer, params), parallel)
-        for name, (rows, s, c) in timed.items():
-            out[name], secs[name], cpus[name] = rows, round(s, 3), None if c is None else round(c, 3)
-        layer_s[layer] = round(time.perf_counter() - t1, 3)
-    t2, cpu1 = time.perf_counter(), server_cpu_seconds(cfg)
-    tx = (out["clean_transactions"] or [{}])[0]
-    return {"total_s": round(t2 - t0, 3), "silver_s": layer_s["silver"], "gold_s": layer_s["gold"], "models": secs,
-            "models_cpu_s": cpus,
-            "server_cpu_s": round(cpu1 - cpu0, 3) if cpu0 is not None and cpu1 is not None else None,
-            "rows_read": tx.get("rows_read"), "rows_loaded": tx.get("rows_loaded")}
 
 # %% ../nbs/50_batch.ipynb #f57ed2a1
 def load_labels(

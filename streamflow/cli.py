@@ -274,7 +274,7 @@ def cmd_demo(args, cfg: Settings) -> int:
 
 # %% ../nbs/90_cli.ipynb #d8b497a4
 def _sections(s: str) -> frozenset[str]:
-    from streamflow.bench import parse_skip
+    from streamflow.bench_measure import parse_skip
     try:
         return parse_skip(s)
     except ValueError as e:
@@ -282,7 +282,8 @@ def _sections(s: str) -> frozenset[str]:
 
 def cmd_bench(args, cfg: Settings) -> int:
     "Measure throughput, latency, warehouse refresh time and memory on the configured stack; a table (and a JSON line)."
-    from streamflow.bench import format_table, result_line, run_bench
+    from streamflow.bench import run_bench
+    from streamflow.bench_measure import format_table, result_line
 
     res = run_bench(cfg, events=args.events, rate=args.rate, duration=args.duration, warehouse_rows=args.warehouse_rows,
                     warehouse_increment=args.warehouse_increment, skip=args.skip, seed=args.seed,
@@ -367,8 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of events made malformed, to show the dead-letter path (default: demo.invalid_rate, 0.005)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     d.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    from streamflow.bench import DEFAULT_SIZES as B  # light: no heavy imports at module level
-    from streamflow.bench import SECTIONS
+    from streamflow.bench_measure import DEFAULT_SIZES as B  # light: no heavy imports at module level
+    from streamflow.bench_measure import SECTIONS
     b = add("bench", cmd_bench, "measure throughput, latency, warehouse refresh time and memory (takes minutes)")
     b.add_argument("--events", "-n", type=_positive_int, default=B["events"],
                    help=f"events pre-loaded and drained end to end (default: {B['events']})")

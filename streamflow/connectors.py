@@ -11,9 +11,10 @@ from .config import Settings
 from .models import EVENT_TIME_MAX, EVENT_TIME_MIN
 
 # %% auto #0
-__all__ = ['SOURCE_FIELDS', 'SQL_TYPES', 'kafka_table_ddl', 'kafka_source_ddl', 'kafka_stream', 'source_row_type',
-           'keyed_by_first', 'kafka_keyed_stream', 'sink_properties', 'kafka_sink', 'epoch_ms', 'flink_type',
-           'row_type', 'sql_type', 'murmur2', 'kafka_partition', 'partition_keys']
+__all__ = ['SOURCE_FIELDS', 'VALUE', 'TOPIC', 'PARTITION', 'OFFSET', 'KAFKA_TS', 'KEY', 'SQL_TYPES', 'kafka_table_ddl',
+           'kafka_source_ddl', 'kafka_stream', 'source_row_type', 'keyed_by_first', 'kafka_keyed_stream',
+           'sink_properties', 'kafka_sink', 'epoch_ms', 'flink_type', 'row_type', 'sql_type', 'murmur2',
+           'kafka_partition', 'partition_keys']
 
 # %% ../nbs/38_connectors.ipynb #bfbeb5e7
 def kafka_table_ddl(
@@ -82,6 +83,7 @@ def kafka_stream(env, cfg: Settings, name: str, topic: str, group_id: str, event
     return t_env.to_data_stream(t_env.sql_query(f"SELECT {cols} FROM `{name}`"))
 
 SOURCE_FIELDS = ("value", "topic", "partition", "offset", "kafka_ts")  # the columns of every source row, then `key`
+VALUE, TOPIC, PARTITION, OFFSET, KAFKA_TS, KEY = range(6)  # positions in a source row, for operators that read one
 
 def source_row_type(with_key: bool = False):
     "The `RowTypeInfo` of a source row: `Row(value, topic, partition, offset, kafka_ts[, key])`."
@@ -154,10 +156,10 @@ def flink_type(name: str):
     return {"string": Types.STRING, "int": Types.INT, "long": Types.LONG, "double": Types.DOUBLE,
             "boolean": Types.BOOLEAN}[name]()
 
-def row_type(fields: list[tuple[str, str]] | tuple[tuple[str, str], ...]):
-    "`Types.ROW_NAMED` for `(name, type_name)` pairs."
+def row_type(fields: Sequence[tuple[str, ...]]):
+    "`Types.ROW_NAMED` for `(name, type_name, ...)` tuples, such as `rows.Field`s."
     from pyflink.common import Types
-    return Types.ROW_NAMED([n for n, _ in fields], [flink_type(t) for _, t in fields])
+    return Types.ROW_NAMED([f[0] for f in fields], [flink_type(f[1]) for f in fields])
 
 # %% ../nbs/38_connectors.ipynb #1dffb68d
 SQL_TYPES = {"string": "STRING", "int": "INT", "long": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN"}

@@ -5,6 +5,7 @@
 # %% ../nbs/39_pg_sink.ipynb #c1f6be9a
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pyflink.datastream import KeyedProcessFunction
@@ -61,7 +62,7 @@ def write_rows(conn, sql: str, rows: list, n_cols: int) -> tuple[int, list[tuple
 class PgBatchWriter(KeyedProcessFunction):
     "Buffer rows in keyed list state; flush them to PostgreSQL in one statement per batch."
 
-    def __init__(self, dsn: str, sql: str, fields: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+    def __init__(self, dsn: str, sql: str, fields: Sequence[tuple[str, ...]],
                  batch_size: int, flush_ms: int, name: str):
         self.dsn, self.sql, self.fields = dsn, sql, list(fields)
         self.batch_size, self.flush_ms, self.name = batch_size, flush_ms, name

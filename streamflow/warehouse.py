@@ -176,7 +176,8 @@ def seed_rows(world) -> dict[str, list[tuple]]:
 
 def seed(cfg: Settings, seed: int | None = None) -> dict[str, int]:
     "Load customers, stores and products from the generator's world into silver; rows per table."
-    from streamflow.generator import load_olist_stats, make_world
+    from streamflow.olist import load_olist_stats
+    from streamflow.world import make_world
     world = make_world(cfg.generator, load_olist_stats(cfg.path(cfg.paths.olist_stats)),
                        cfg.generator.seed if seed is None else seed)
     rows = seed_rows(world)

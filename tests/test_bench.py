@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from streamflow.bench import BENCH_PREFIX, REQUIRED_KEYS
+from streamflow.bench_measure import BENCH_PREFIX, REQUIRED_KEYS
 from streamflow.cli import main
 from streamflow.config import Settings
 from streamflow.jobs import runner

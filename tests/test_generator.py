@@ -5,8 +5,10 @@ import json
 import pytest
 
 from streamflow.config import load_config
-from streamflow.generator import PATTERNS, iter_events, load_olist_stats, make_world, sidecar_paths, write_events
+from streamflow.generator import iter_events, sidecar_paths, write_events
 from streamflow.models import Transaction, parse_record
+from streamflow.olist import load_olist_stats
+from streamflow.world import PATTERNS, make_world
 
 N = 30_000
 

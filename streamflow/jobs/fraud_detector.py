@@ -5,7 +5,6 @@
 # %% ../../nbs/42_fraud_detector.ipynb #b45ce51b
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +13,12 @@ from pyflink.datastream import DataStream, KeyedBroadcastProcessFunction, Output
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from streamflow.connectors import (
+    KAFKA_TS,
+    KEY,
+    OFFSET,
+    PARTITION,
+    TOPIC,
+    VALUE,
     epoch_ms,
     kafka_keyed_stream,
     kafka_sink,
@@ -29,15 +34,15 @@ from ..config import FraudRules, Settings
 from ..flink_runtime import json_logger, metric_counter, run_job
 from ..kafka_io import control_snapshot
 from ..messages import parse_control
-from ..models import SCHEMA_VERSION, Transaction, parse_record, to_dict
+from ..models import Transaction, parse_record
 from ..pg_sink import PgBatchWriter, writer_dsn
+from ..rows import BRONZE_ALERT, BRONZE_ALERT_SQL, SCORED, bronze_alert_row, names, position
 from ..rules import RULE_IDS, STATE_VERSION, CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0
-__all__ = ['JOB', 'ALERT_FIELDS', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL',
-           'SCORED_FIELDS', 'SCORED_TAG', 'ALERTS_SQL', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row',
-           'control_descriptor', 'scored_row', 'FraudScorer', 'route_key_sql', 'scored_sink_ddl', 'score_stream',
-           'side_output', 'scored_to_kafka', 'build', 'main']
+__all__ = ['JOB', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_TAG',
+           'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor', 'scored_row', 'FraudScorer',
+           'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output', 'scored_to_kafka', 'build', 'main']
 
 # %% ../../nbs/42_fraud_detector.ipynb #41f1dbd8
 class ControlView:
@@ -63,11 +68,7 @@ class ControlView:
 
 # %% ../../nbs/42_fraud_detector.ipynb #61f909b6
 JOB = "fraud-detector"
-ALERT_FIELDS = (("transaction_id", "string"), ("customer_id", "string"), ("fraud_score", "double"),
-                ("rules_triggered", "string"), ("rule_scores", "string"), ("alert_type", "string"),
-                ("transaction_at", "string"), ("detected_at", "string"),
-                ("raw_payload", "string"))  # bronze.raw_fraud_alerts columns we write (+ schema_version)
-ALERT_JSON = [name for name, _ in ALERT_FIELDS].index("raw_payload")  # the field that goes to `fraud.alerts`
+ALERT_JSON = position(BRONZE_ALERT, "raw_payload")  # the field of an alert row that goes to `fraud.alerts`
 STATE_FIELDS = tuple(zip(CustomerState.ROW_FIELDS, CustomerState.ROW_TYPES, strict=True))
 
 def alert_row(
@@ -76,12 +77,8 @@ def alert_row(
     detected_at: datetime,  # when the detector decided
     source: dict[str, Any],  # lineage: topic, partition, offset, kafka_timestamp_ms
 ) -> tuple:
-    "The bronze/Kafka alert row for one alerted transaction (raw_payload = FraudAlert JSON + source)."
-    alert = result.to_alert(tx, detected_at)
-    payload = {**to_dict(alert), "source": source}
-    return (alert.transaction_id, alert.customer_id, float(alert.fraud_score), json.dumps(alert.rules_triggered),
-            json.dumps(alert.rule_scores), alert.alert_type, tx.timestamp.isoformat(), detected_at.isoformat(),
-            json.dumps(payload, separators=(",", ":")))
+    "The bronze/Kafka alert row for one alerted transaction: `rows.bronze_alert_row` of its `FraudAlert`."
+    return bronze_alert_row(result.to_alert(tx, detected_at), source)
 
 # %% ../../nbs/42_fraud_detector.ipynb #88b7c52a
 CONTROL_STATE = "control"  # name of the broadcast MapState (key -> raw control value)
@@ -94,13 +91,10 @@ def control_descriptor() -> MapStateDescriptor:
 CUSTOMER_KEY_SQL = "COALESCE(JSON_VALUE(CAST(`value` AS STRING), '$.customer_id'), '')"  # the key, in Flink SQL
 
 # %% ../../nbs/42_fraud_detector.ipynb #6c172f65
-SCORED_FIELDS = (("transaction_id", "string"), ("store_id", "string"), ("event_time_ms", "long"), ("amount", "double"),
-                 ("is_alert", "boolean"), ("fraud_score", "double"), ("source_partition", "int"),
-                 ("source_offset", "long"))  # one row per scored event: the `transactions.scored` JSON fields
-SCORED_TAG = OutputTag("scored", row_type(SCORED_FIELDS))
+SCORED_TAG = OutputTag("scored", row_type(SCORED))  # one `rows.SCORED` row per scored event
 
 def scored_row(tx: Transaction, result: ScoreResult, partition: int, offset: int) -> tuple:
-    "The `SCORED_FIELDS` values of one scored event."
+    "The `rows.SCORED` values of one scored event."
     return (tx.transaction_id, tx.store_id, int(tx.timestamp.timestamp() * 1000), float(tx.amount), bool(result.is_alert),
             float(result.fraud_score), int(partition), int(offset))
 
@@ -142,7 +136,7 @@ class FraudScorer(KeyedBroadcastProcessFunction):
     def process_element(self, value, ctx):
         if not self.restored:
             self._restore_view(ctx)
-        tx, _ = parse_record(value[0], Transaction)
+        tx, _ = parse_record(value[VALUE], Transaction)
         if tx is None:
             self.skipped.inc()
             return
@@ -153,15 +147,16 @@ class FraudScorer(KeyedBroadcastProcessFunction):
         self.scored.inc()
         for rid in result.rules_triggered:
             self.hits[rid].inc()
-        yield SCORED_TAG, Row(*scored_row(tx, result, value[2], value[3]))
+        yield SCORED_TAG, Row(*scored_row(tx, result, value[PARTITION], value[OFFSET]))
         if result.is_alert:
             self.alerts.inc()
-            source = {"topic": value[1], "partition": value[2], "offset": value[3], "kafka_timestamp_ms": epoch_ms(value[4])}
+            source = {"topic": value[TOPIC], "partition": value[PARTITION], "offset": value[OFFSET],
+                      "kafka_timestamp_ms": epoch_ms(value[KAFKA_TS])}
             yield Row(*alert_row(tx, result, datetime.now(UTC), source))
 
     def process_broadcast_element(self, value, ctx):
-        key = value[5].decode("utf-8", "replace") if value[5] is not None else None
-        raw = value[0].decode("utf-8", "replace") if value[0] is not None else None
+        key = value[KEY].decode("utf-8", "replace") if value[KEY] is not None else None
+        raw = value[VALUE].decode("utf-8", "replace") if value[VALUE] is not None else None
         if parse_control(key, raw) is None:
             self.log.warning("ignored control message", extra={"key": key})
             return
@@ -170,15 +165,6 @@ class FraudScorer(KeyedBroadcastProcessFunction):
             self._apply(key, raw)  # otherwise the replay in _restore_view picks it up
         self.control.inc()
         self.log.info("control message applied", extra={"key": key})
-
-# %% ../../nbs/42_fraud_detector.ipynb #7a3f2104
-ALERTS_SQL = f"""INSERT INTO bronze.raw_fraud_alerts
-    (transaction_id, customer_id, fraud_score, rules_triggered, rule_scores, alert_type, transaction_at, detected_at,
-     raw_payload, schema_version)
-SELECT i, c, s, r::jsonb, rs::jsonb, a, et::timestamptz, d::timestamptz, j::jsonb, {SCHEMA_VERSION}
-FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-     AS u(i, c, s, r, rs, a, et, d, j)
-ON CONFLICT DO NOTHING"""  # a replayed alert hits the transaction_id unique key (no target: INSERT-only role)
 
 # %% ../../nbs/42_fraud_detector.ipynb #2f36a901
 SCORED_TXN_TIMEOUT_MS = 900_000  # = the broker's default transaction.max.timeout.ms (Flink's own default, 1 h, is refused)
@@ -194,8 +180,8 @@ def scored_sink_ddl(
     topic: str,  # the scored topic
     txn_prefix: str,  # transactional.id prefix (unique per job and cluster)
 ) -> str:
-    "Flink SQL DDL of the exactly-once Kafka/JSON sink of scored events (raw string key, `SCORED_FIELDS` value)."
-    cols = ["`key` STRING"] + [f"`{n}` {sql_type(t)}" for n, t in SCORED_FIELDS]
+    "Flink SQL DDL of the exactly-once Kafka/JSON sink of scored events (raw string key, `rows.SCORED` value)."
+    cols = ["`key` STRING"] + [f"`{f.name}` {sql_type(f.type)}" for f in SCORED]
     props = {**sink_properties(cfg, topic), "transaction.timeout.ms": str(SCORED_TXN_TIMEOUT_MS)}
     opts = {"key.format": "raw", "key.fields": "key", "value.format": "json", "value.fields-include": "EXCEPT_KEY",
             "sink.delivery-guarantee": "exactly-once", "sink.transactional-id-prefix": txn_prefix,
@@ -217,7 +203,7 @@ def score_stream(
                            with_key=True)
     scorer = FraudScorer(rules or cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist)
     return (tx.connect(control.broadcast(control_descriptor()))
-              .process(scorer, output_type=row_type(ALERT_FIELDS)).name("score-alerts").uid("score-alerts"))
+              .process(scorer, output_type=row_type(BRONZE_ALERT)).name("score-alerts").uid("score-alerts"))
 
 def side_output(ds, tag: OutputTag) -> DataStream:
     "The side output `tag` of `ds` as a Java stream of its declared type (PyFlink's own adds a Python identity map)."
@@ -233,7 +219,7 @@ def scored_to_kafka(env: StreamExecutionEnvironment, cfg: Settings, scored: Data
     t_env = StreamTableEnvironment.create(env)
     t_env.create_temporary_view("scored_events", t_env.from_data_stream(scored))
     t_env.execute_sql(scored_sink_ddl(cfg, "scored_sink", t.scored.name, f"{cfg.kafka.client_id}-{group}-scored"))
-    cols = ", ".join(f"`{n}`" for n, _ in SCORED_FIELDS)
+    cols = ", ".join(f"`{n}`" for n in names(SCORED))
     stmts = t_env.create_statement_set()
     stmts.add_insert_sql(f"INSERT INTO `scored_sink` SELECT {route_key_sql(t.scored.partitions)}, {cols} FROM `scored_events`")
     stmts.attach_as_datastream()  # part of this job: `env.execute` runs it
@@ -248,7 +234,7 @@ def build(
     scored_to_kafka(env, cfg, side_output(alerts, SCORED_TAG), JOB)
     alerts.map(lambda r: r[ALERT_JSON], output_type=Types.STRING()).name("alert-json").uid("alert-json") \
           .sink_to(kafka_sink(cfg, cfg.kafka.topics.alerts.name)).name("alerts-kafka").uid("alerts-kafka")
-    writer = PgBatchWriter(dsn or writer_dsn(cfg), ALERTS_SQL, ALERT_FIELDS, cfg.flink.sink_batch_size,
+    writer = PgBatchWriter(dsn or writer_dsn(cfg), BRONZE_ALERT_SQL, BRONZE_ALERT, cfg.flink.sink_batch_size,
                            cfg.flink.sink_flush_interval_ms, "bronze_alerts")
     alerts.key_by(lambda r: 0, key_type=Types.INT()).process(writer).name("bronze-alerts").uid("bronze-alerts")
 

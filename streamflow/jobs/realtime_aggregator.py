@@ -13,12 +13,12 @@ from ..config import Settings
 from ..connectors import kafka_table_ddl, sink_properties, sql_type
 from ..flink_runtime import run_job
 from ..models import EVENT_TIME_MAX, EVENT_TIME_MIN
-from .fraud_detector import SCORED_FIELDS
+from ..rows import METRIC, METRIC_KEY, SCORED
 
 # %% auto #0
-__all__ = ['Acc', 'WINDOWS', 'METRIC_FIELDS', 'JOB', 'SOURCE_TABLE', 'acc_add', 'acc_merge', 'iso_ms', 'metric_record',
-           'window_start', 'window_action', 'interval_sql', 'event_ts_sql', 'scored_source_ddl', 'late_sql',
-           'windows_input_sql', 'iso_sql', 'window_sql', 'metrics_sink_ddl', 'table_options', 'build', 'main']
+__all__ = ['Acc', 'WINDOWS', 'JOB', 'SOURCE_TABLE', 'acc_add', 'acc_merge', 'iso_ms', 'metric_record', 'window_start',
+           'window_action', 'interval_sql', 'event_ts_sql', 'scored_source_ddl', 'late_sql', 'windows_input_sql',
+           'iso_sql', 'window_sql', 'metrics_sink_ddl', 'table_options', 'build', 'main']
 
 # %% ../../nbs/43_realtime_aggregator.ipynb #f924a2f3
 Acc = tuple[int, int, int]  # (count, sum in cents, fraud count)
@@ -88,8 +88,8 @@ def scored_source_ddl(
     topic: str,  # the scored topic
     group_id: str,  # consumer group (offsets are committed on checkpoints)
 ) -> str:
-    "Flink SQL DDL of the scored topic: `SCORED_FIELDS`, an `event_ts` rowtime and its watermark, read_committed."
-    cols = [f"`{n}` {sql_type(t)}" for n, t in SCORED_FIELDS]
+    "Flink SQL DDL of the scored topic: `rows.SCORED`, an `event_ts` rowtime and its watermark, read_committed."
+    cols = [f"`{f.name}` {sql_type(f.type)}" for f in SCORED]
     cols += [f"`event_ts` AS {event_ts_sql()}",
              f"WATERMARK FOR `event_ts` AS `event_ts` - {interval_sql(cfg.flink.watermark_out_of_orderness_s)}"]
     opts = {"properties.group.id": group_id, "properties.auto.offset.reset": "earliest",
@@ -125,13 +125,11 @@ def window_sql(view: str, name: str, size_s: int) -> str:
   CAST(SUM(`fraud`) AS BIGINT) AS `fraud_count`, MAX(`late_{name}`) > 0 AS `late_firing`
 FROM `{view}` GROUP BY `store_id`, TUMBLE({w})"""
 
-METRIC_FIELDS = (("store_id", "STRING NOT NULL"), ("window", "STRING NOT NULL"), ("window_start", "STRING NOT NULL"),
-                 ("window_end", "STRING"), ("count", "BIGINT"), ("sum", "DOUBLE"), ("avg", "DOUBLE"),
-                 ("fraud_count", "BIGINT"), ("late_firing", "BOOLEAN"))  # the columns of `metric_record`, in order
-
 def metrics_sink_ddl(cfg: Settings, table: str, topic: str) -> str:
-    "Flink SQL DDL of the upsert-kafka sink of metric records, keyed by (store_id, window, window_start)."
-    cols = [f"`{n}` {t}" for n, t in METRIC_FIELDS] + ["PRIMARY KEY (`store_id`, `window`, `window_start`) NOT ENFORCED"]
+    "Flink SQL DDL of the upsert-kafka sink of `rows.METRIC` records, keyed by `rows.METRIC_KEY`."
+    key = ", ".join(f"`{n}`" for n in METRIC_KEY)
+    cols = [f"`{f.name}` {sql_type(f.type)}{' NOT NULL' if f.name in METRIC_KEY else ''}" for f in METRIC]
+    cols += [f"PRIMARY KEY ({key}) NOT ENFORCED"]
     opts = {"key.format": "json", "value.format": "json", "value.fields-include": "ALL",
             **{f"properties.{k}": v for k, v in sink_properties(cfg, topic).items()}}
     return kafka_table_ddl(cfg, table, topic, cols, opts, connector="upsert-kafka")

@@ -9,21 +9,18 @@ from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag, StreamExecutionEnvironment
 
 from ..config import Settings
-from ..connectors import epoch_ms, kafka_keyed_stream, kafka_sink
+from ..connectors import KAFKA_TS, KEY, OFFSET, PARTITION, TOPIC, VALUE, epoch_ms, kafka_keyed_stream, kafka_sink
 from ..flink_runtime import metric_counter, run_job
 from ..messages import dlq_record
-from ..models import SCHEMA_VERSION, Transaction, parse_record
+from ..models import Transaction, parse_record
 from ..pg_sink import PgBatchWriter, writer_dsn
+from ..rows import BRONZE_TRANSACTION, BRONZE_TRANSACTION_SQL, names
 
 # %% auto #0
-__all__ = ['JOB', 'BRONZE_FIELDS', 'DLQ_TAG', 'BRONZE_SQL', 'validate', 'refused_dead_letter', 'ValidateToBronze', 'build',
-           'main']
+__all__ = ['JOB', 'DLQ_TAG', 'validate', 'refused_dead_letter', 'ValidateToBronze', 'build', 'main']
 
 # %% ../../nbs/41_transaction_processor.ipynb #d431e1dc
 JOB = "transaction-processor"
-BRONZE_FIELDS = (("kafka_topic", "string"), ("kafka_partition", "int"), ("kafka_offset", "long"), ("kafka_key", "string"),
-                 ("transaction_id", "string"), ("event_timestamp", "string"),
-                 ("raw_payload", "string"))  # the bronze.raw_transactions columns the job writes (+ schema_version)
 DLQ_TAG = OutputTag("dead-letter", Types.STRING())
 
 def validate(
@@ -34,7 +31,7 @@ def validate(
     kafka_ts_ms: int | None = None,  # the Kafka record timestamp (epoch ms)
     key: bytes | None = None,  # the Kafka record key (customer_id for well-formed events)
 ) -> tuple[tuple | None, str | None]:
-    "`(bronze_row, None)` if the event is a valid `Transaction`, else `(None, dead_letter_json)`."
+    "`(bronze_row, None)` if the event is a valid `Transaction` (a `rows.BRONZE_TRANSACTION` row), else `(None, dead_letter_json)`."
     if raw is None:
         return None, dlq_record(raw, "empty record (null value)", topic, partition, offset, kafka_ts_ms)
     tx, reason = parse_record(raw, Transaction)
@@ -45,18 +42,12 @@ def validate(
             tx.transaction_id, tx.timestamp.isoformat(), raw.decode("utf-8")), None
 
 def refused_dead_letter(
-    row,  # a bronze row (`BRONZE_FIELDS`) that PostgreSQL refused
+    row,  # a bronze row (`rows.BRONZE_TRANSACTION`) that PostgreSQL refused
     reason: str,  # the database's message
 ) -> str:
     "The dead letter of a valid event bronze could not store: its original bytes and lineage, from the row."
-    return dlq_record(row[6].encode("utf-8"), reason, row[0], row[1], row[2])
-
-# %% ../../nbs/41_transaction_processor.ipynb #28fbf8af
-BRONZE_SQL = f"""INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, kafka_key, transaction_id,
-    event_timestamp, raw_payload, schema_version)
-SELECT t, p, o, k, i, e::timestamptz, j::jsonb, {SCHEMA_VERSION}
-FROM unnest(%s::text[], %s::smallint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) AS u(t, p, o, k, i, e, j)
-ON CONFLICT DO NOTHING"""  # duplicates of the lineage key (kafka_topic, kafka_partition, kafka_offset) are dropped
+    f = dict(zip(names(BRONZE_TRANSACTION), row, strict=True))
+    return dlq_record(f["raw_payload"].encode("utf-8"), reason, f["kafka_topic"], f["kafka_partition"], f["kafka_offset"])
 
 # %% ../../nbs/41_transaction_processor.ipynb #01fa8c78
 class ValidateToBronze(PgBatchWriter):
@@ -68,7 +59,8 @@ class ValidateToBronze(PgBatchWriter):
         self.dead = metric_counter(ctx, "events_dead_lettered")
 
     def process_element(self, value, ctx):
-        row, dead = validate(value[0], value[1], value[2], value[3], epoch_ms(value[4]), value[5])
+        row, dead = validate(value[VALUE], value[TOPIC], value[PARTITION], value[OFFSET], epoch_ms(value[KAFKA_TS]),
+                             value[KEY])
         if row is None:
             self.dead.inc()
             yield DLQ_TAG, dead
@@ -90,7 +82,7 @@ def build(
     t = cfg.kafka.topics
     raw = kafka_keyed_stream(env, cfg, "raw_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{JOB}",
                              "`partition`", Types.INT(), with_key=True)  # keyed by Kafka partition, in Java
-    op = ValidateToBronze(dsn or writer_dsn(cfg), BRONZE_SQL, BRONZE_FIELDS, cfg.flink.sink_batch_size,
+    op = ValidateToBronze(dsn or writer_dsn(cfg), BRONZE_TRANSACTION_SQL, BRONZE_TRANSACTION, cfg.flink.sink_batch_size,
                           cfg.flink.sink_flush_interval_ms, "bronze_transactions")
     out = raw.process(op, output_type=Types.STRING()).name("validate-to-bronze").uid("validate-to-bronze")
     out.get_side_output(DLQ_TAG).sink_to(kafka_sink(cfg, t.dlq.name)).name("dlq-sink").uid("dlq-sink")

@@ -7,17 +7,17 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streamflow.batch import BRONZE_ALERT_COLUMNS, bronze_alert_row
+from streamflow.bench_fixtures import ALERT_COPY, TX_COPY
 from streamflow.config import Settings
 from streamflow.models import SCHEMA_VERSION, Transaction, parse_record
+from streamflow.rows import bronze_alert_row
 from streamflow.rules import RuleEngine
 from streamflow.scoring import load_blacklist, score_events
 from streamflow.warehouse import connect
 
 SEED = 7
 TOPIC = "transactions.raw"
-BRONZE_TX_COPY = ("COPY bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, kafka_key, transaction_id, "
-                  "event_timestamp, raw_payload, schema_version) FROM STDIN")
+BRONZE_TX_COPY = TX_COPY  # rows.BRONZE_TRANSACTION + schema_version
 
 
 def events(tmp: Path, n: int, seed: int = SEED, cfg: Settings | None = None) -> Path:
@@ -45,11 +45,11 @@ def write_bronze(cfg: Settings, path: Path, first_offset: int = 0, partition: in
                 cp.write_row((TOPIC, partition, first_offset + i, d.get("customer_id"), d.get("transaction_id"),
                               d.get("timestamp"), line, SCHEMA_VERSION))
         if alerts:
-            with cur.copy(f"COPY bronze.raw_fraud_alerts ({', '.join(BRONZE_ALERT_COLUMNS)}) FROM STDIN") as cp:
+            with cur.copy(ALERT_COPY) as cp:
                 for i, (tx, r) in enumerate(scored):
                     if r.is_alert:
                         src = {"topic": TOPIC, "partition": partition, "offset": first_offset + i}
-                        cp.write_row(bronze_alert_row(r.to_alert(tx, now), src))
+                        cp.write_row((*bronze_alert_row(r.to_alert(tx, now), src), SCHEMA_VERSION))
                         n_alerts += 1
     return {"events": len(lines) if txs else 0, "valid": len(parsed), "alerts": n_alerts}
 

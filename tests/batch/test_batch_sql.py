@@ -189,22 +189,24 @@ def _bronze(cfg, evs: list[dict], alerted: dict[str, str], first_offset: int) ->
     "Write hand-made events (and alerts of the given type for some of them) to bronze as the jobs would."
     from batch_helpers import BRONZE_TX_COPY, TOPIC
 
-    from streamflow.batch import BRONZE_ALERT_COLUMNS, bronze_alert_row
+    from streamflow.bench_fixtures import ALERT_COPY
     from streamflow.models import SCHEMA_VERSION, FraudAlert
+    from streamflow.rows import bronze_alert_row
 
     with connect(cfg, "writer") as conn, conn.cursor() as cur:
         with cur.copy(BRONZE_TX_COPY) as cp:
             for i, d in enumerate(evs):
                 cp.write_row((TOPIC, 0, first_offset + i, d["customer_id"], d["transaction_id"], d["timestamp"],
                               json.dumps(d), SCHEMA_VERSION))
-        with cur.copy(f"COPY bronze.raw_fraud_alerts ({', '.join(BRONZE_ALERT_COLUMNS)}) FROM STDIN") as cp:
+        with cur.copy(ALERT_COPY) as cp:
             for i, d in enumerate(evs):
                 if d["transaction_id"] in alerted:
                     kind = alerted[d["transaction_id"]]
                     a = FraudAlert(transaction_id=d["transaction_id"], customer_id=d["customer_id"], fraud_score=0.9,
                                    rules_triggered=["FR-002"], rule_scores={"FR-002": 0.9}, alert_type=kind,
                                    event_time=d["timestamp"], detected_at=datetime.now(UTC))
-                    cp.write_row(bronze_alert_row(a, {"topic": TOPIC, "partition": 0, "offset": first_offset + i}))
+                    src = {"topic": TOPIC, "partition": 0, "offset": first_offset + i}
+                    cp.write_row((*bronze_alert_row(a, src), SCHEMA_VERSION))
 
 
 def _ev(tid: str, cid: str, day: int, amount: str, **extra) -> dict:

@@ -7,17 +7,8 @@ import json
 import pytest
 from batch_helpers import assert_consistent, consistency, events
 
-from streamflow.batch import (
-    GOLD_MODELS,
-    GOLD_STAGES,
-    SILVER_MODELS,
-    clear_derived,
-    gold_counts,
-    load_bronze,
-    quality_results,
-    run_models,
-    time_refresh,
-)
+from streamflow.batch import GOLD_MODELS, GOLD_STAGES, SILVER_MODELS, gold_counts, quality_results, run_models
+from streamflow.bench_fixtures import clear_derived, load_bronze, time_refresh
 from streamflow.models import SCHEMA_VERSION, Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import load_blacklist, score_events

@@ -9,9 +9,10 @@ import json
 import psycopg
 
 from streamflow.config import Settings
-from streamflow.jobs.transaction_processor import BRONZE_FIELDS, BRONZE_SQL, refused_dead_letter, validate
+from streamflow.jobs.transaction_processor import refused_dead_letter, validate
 from streamflow.messages import dlq_original
 from streamflow.pg_sink import write_rows
+from streamflow.rows import BRONZE_TRANSACTION, BRONZE_TRANSACTION_SQL
 from streamflow.warehouse import connect, dsn_for
 
 TOPIC = "transactions.raw"
@@ -48,7 +49,7 @@ def test_a_batch_with_a_row_the_database_refuses_keeps_the_good_rows(migrated_db
     # A NUL byte in the Kafka key: the event itself is valid (validate passes it), but PostgreSQL text cannot hold NUL
     rows = _rows(6, keys={3: b"c-0\x00"})
     with psycopg.connect(_writer(migrated_db), autocommit=True) as conn:
-        inserted, refused = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
+        inserted, refused = write_rows(conn, BRONZE_TRANSACTION_SQL, rows, len(BRONZE_TRANSACTION))
     assert inserted == 5
     assert [r for r, _ in refused] == [rows[3]]
     assert "NUL" in refused[0][1] and refused[0][1].startswith("row cannot be sent to the database")
@@ -67,11 +68,11 @@ def test_a_server_side_refusal_is_retried_row_by_row_and_a_replay_adds_nothing(m
     rows[1] = tuple(bad)
     dsn = _writer(migrated_db)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        inserted, refused = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
+        inserted, refused = write_rows(conn, BRONZE_TRANSACTION_SQL, rows, len(BRONZE_TRANSACTION))
         assert (inserted, [r for r, _ in refused]) == (3, [rows[1]])
         assert refused[0][1].startswith("database refused the row (22008)")
         # a replay of the same batch (a restart from the checkpoint) inserts nothing new and refuses the same row
-        again, refused_again = write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS))
+        again, refused_again = write_rows(conn, BRONZE_TRANSACTION_SQL, rows, len(BRONZE_TRANSACTION))
     assert (again, [r for r, _ in refused_again]) == (0, [rows[1]])
     assert [o for o, _, _ in _bronze(migrated_db)] == [0, 2, 3]
 
@@ -79,5 +80,5 @@ def test_a_server_side_refusal_is_retried_row_by_row_and_a_replay_adds_nothing(m
 def test_a_clean_batch_is_one_statement(migrated_db):
     rows = _rows(50)
     with psycopg.connect(_writer(migrated_db), autocommit=True) as conn:
-        assert write_rows(conn, BRONZE_SQL, rows, len(BRONZE_FIELDS)) == (50, [])
+        assert write_rows(conn, BRONZE_TRANSACTION_SQL, rows, len(BRONZE_TRANSACTION)) == (50, [])
     assert len(_bronze(migrated_db)) == 50

@@ -716,7 +716,8 @@ EXPECTED_DEFAULT = {
 
 
 def test_a_generated_history_fills_every_design_column(design, migrated_db):
-    from streamflow.batch import load_bronze, refresh
+    from streamflow.batch import refresh
+    from streamflow.bench_fixtures import load_bronze
     from streamflow.warehouse import connect, dsn_for, seed
 
     seed(migrated_db, 7)
