@@ -143,6 +143,7 @@ def recreate_database(cfg: Settings, bcfg: Settings, seed: int) -> None:
     from streamflow.local.postgres import secrets_path
     from streamflow.warehouse import connect, migrate
     from streamflow.warehouse import seed as seed_reference
+    from streamflow.world import configured_world
     name = bcfg.postgres.database
     if not name.endswith("_bench") or name == cfg.postgres.database:
         raise ValueError(f"refusing to drop {name!r}: not the benchmark's database")
@@ -154,7 +155,7 @@ def recreate_database(cfg: Settings, bcfg: Settings, seed: int) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     migrate(bcfg)
-    seed_reference(bcfg, seed)
+    seed_reference(bcfg, configured_world(bcfg, seed))
 
 def drop_database(cfg: Settings, bcfg: Settings) -> None:
     "Drop the benchmark database."

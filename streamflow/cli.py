@@ -244,8 +244,9 @@ def cmd_migrate(args, cfg: Settings) -> int:
 def cmd_seed(args, cfg: Settings) -> int:
     "Load the generator's customers, stores and products into silver."
     from streamflow import warehouse
+    from streamflow.world import configured_world
 
-    counts = warehouse.seed(cfg, seed=args.seed)
+    counts = warehouse.seed(cfg, configured_world(cfg, args.seed))
     _print_summary("seeded reference data", counts)
     return 0
 

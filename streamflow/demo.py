@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from .config import Settings
+from .jobs import runner
+from .world import configured_world
 
 # %% auto #0
-__all__ = ['alert_parity', 'stream_alert_scores', 'run_demo', 'latency_line', 'print_summary']
+__all__ = ['SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL', 'alert_parity', 'stream_alert_scores', 'summary', 'windows_emitted',
+           'source_lag', 'run_streaming_demo', 'run_demo', 'latency_line', 'print_summary']
 
 # %% ../nbs/95_demo.ipynb #25692d26
 def alert_parity(
@@ -48,6 +52,131 @@ def stream_alert_scores(cfg: Settings) -> dict[str, float]:
         return {t: float(s) for t, s in conn.execute(
             "SELECT transaction_id, (raw_payload ->> 'fraud_score')::float8 FROM bronze.raw_fraud_alerts")}
 
+# %% ../nbs/95_demo.ipynb #afa4b1c7
+SUMMARY_SQL = """SELECT
+  (SELECT count(*) FROM bronze.raw_transactions WHERE starts_with(transaction_id, %(prefix)s)) AS bronze_rows,
+  (SELECT count(*) FROM bronze.raw_fraud_alerts WHERE starts_with(transaction_id, %(prefix)s)) AS alerts,
+  (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p50_ms,
+  (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p99_ms"""
+LATENCY_CTE = """WITH lat AS (
+  SELECT extract(epoch FROM detected_at) * 1000 - (raw_payload->'source'->>'kafka_timestamp_ms')::double precision AS l
+  FROM bronze.raw_fraud_alerts
+  WHERE raw_payload->'source'->>'kafka_timestamp_ms' IS NOT NULL AND starts_with(transaction_id, %(prefix)s))
+"""
+TOP_RULES_SQL = """SELECT r, count(*) FROM bronze.raw_fraud_alerts, jsonb_array_elements_text(rules_triggered) AS r
+WHERE starts_with(transaction_id, %(prefix)s) GROUP BY r ORDER BY count(*) DESC, r"""
+
+def summary(
+    cfg: Settings,
+    prefix: str = "",  # only transactions whose id starts with this (a demo run's namespace); "" for all
+    since: dict[str, dict[int, int]] | None = None,  # topic -> partition -> first offset counted (default: all)
+) -> dict:
+    "Counts and latencies of the streaming path: bronze rows, dead letters and their reasons, alerts, top rules, windows."
+    from streamflow.kafka_io import read_topic
+    from streamflow.messages import dead_letter_reasons
+    from streamflow.warehouse import connect
+    with connect(cfg) as conn:
+        row = conn.execute(LATENCY_CTE + SUMMARY_SQL, {"prefix": prefix}).fetchone()
+        rules = conn.execute(TOP_RULES_SQL, {"prefix": prefix}).fetchall()
+    assert row is not None
+    t, since = cfg.kafka.topics, since or {}
+    metrics = read_topic(cfg, t.metrics.name, start=since.get(t.metrics.name))
+    dead = read_topic(cfg, t.dlq.name, start=since.get(t.dlq.name))
+    return {"bronze_rows": row[0], "dlq": len(dead), "dlq_reasons": dead_letter_reasons(v for _, v, *_ in dead),
+            "alerts": row[1], "top_rules": {r: n for r, n in rules},
+            "windows_emitted": windows_emitted(v for _, v, *_ in metrics),
+            "metric_records": len(metrics),
+            "latency_p50_ms": round(row[2], 1) if row[2] is not None else None,
+            "latency_p99_ms": round(row[3], 1) if row[3] is not None else None}
+
+def windows_emitted(values: Iterable[bytes | None]) -> dict[str, int]:
+    "Metric records per window size (`1m`, `5m`, `1h`) among `metrics.realtime` values."
+    import json
+    out = {"1m": 0, "5m": 0, "1h": 0}
+    for v in values:
+        w = json.loads(v).get("window") if v else None
+        if w in out:
+            out[w] += 1
+    return out
+
+
+# %% ../nbs/95_demo.ipynb #611357a2
+def source_lag(cfg: Settings) -> dict[str, int]:
+    "Records of `transactions.raw` that the processor's and the detector's consumer groups have not committed yet."
+    from streamflow.kafka_io import topic_offsets
+    topic = cfg.kafka.topics.transactions.name
+    ends, lag = topic_offsets(cfg, topic), {}
+    for job in ("transaction-processor", "fraud-detector"):
+        done = topic_offsets(cfg, topic, f"{cfg.kafka.client_id}-{job}")
+        lag[job] = sum(hi - done.get(p, 0) for p, hi in ends.items())
+    return lag
+
+def _valid_count(values: Iterable[bytes | None]) -> int:
+    from streamflow.models import parse_record
+    return sum(1 for v in values if v is not None and parse_record(v)[0] is not None)
+
+def run_streaming_demo(
+    cfg: Settings,
+    events: int = 20_000,  # events to generate and produce
+    seed: int | None = None,  # generator seed (default: generator.seed)
+    rate: float | None = None,  # produce rate, events/s (None: as fast as possible)
+    progress: bool = True,  # progress bars
+    out_dir: Path | None = None,  # where the events file goes (default: outputs_dir)
+    run_id: str | None = None,  # this run's namespace: its transaction ids start with `<run_id>-` (default: demo<UTC time>)
+    invalid_rate: float = 0.0,  # share of events written malformed: they must all become dead letters
+    fresh: bool = True,  # restart the jobs with empty state (from their committed offsets), as the offline replay does
+) -> dict:
+    "Generate this run's events, publish the blacklist, (re)start the jobs, produce, wait until all three are done; summary."
+    from datetime import UTC, datetime
+
+    from streamflow.generator import sidecar_paths, write_events
+    from streamflow.kafka_io import produce_events, publish_blacklist_file, read_topic, topic_offsets
+    seed = cfg.generator.seed if seed is None else seed
+    run_id = run_id or f"demo{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    prefix = f"{run_id}-"
+    path = Path(out_dir or cfg.path(cfg.paths.outputs_dir)) / f"{run_id}-{events}-{seed}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gen = write_events(path, events, seed=seed, cfg=cfg, progress=progress, id_prefix=prefix, invalid_rate=invalid_rate)
+    publish_blacklist_file(cfg, sidecar_paths(path)["blacklist"])
+    t = cfg.kafka.topics
+    if fresh and any(runner.job_pid(cfg, j) for j in runner.JOB_NAMES):
+        try:  # running jobs commit what they read at their next checkpoint: let them, so little is read twice
+            runner.wait_for(lambda: not any(source_lag(cfg).values()), 3 * cfg.flink.checkpoint_interval_ms / 1000 + 10,
+                     "the running jobs to commit their Kafka offsets")
+        except TimeoutError:
+            pass  # a fresh detector reads the rest again; the replay below includes it
+        runner.stop(cfg)
+    # what the (fresh) jobs will read before this run's events: the detector's and the aggregator's uncommitted tails
+    det_from = topic_offsets(cfg, t.transactions.name, f"{cfg.kafka.client_id}-fraud-detector")
+    tail = read_topic(cfg, t.transactions.name, start=det_from) if fresh else []
+    agg_tail = len(read_topic(cfg, t.scored.name, start=topic_offsets(
+        cfg, t.scored.name, f"{cfg.kafka.client_id}-realtime-aggregator"))) if fresh else 0
+    since = {t.dlq.name: topic_offsets(cfg, t.dlq.name), t.metrics.name: topic_offsets(cfg, t.metrics.name)}
+    runner.start(cfg, fresh=fresh)
+    runner.wait_running(cfg)
+    marks = runner.progress_marks(cfg)
+    t0 = time.time()
+    produced = produce_events(cfg, path, rate=rate, progress=progress)
+    t_produced = time.time()
+    n_valid = produced - gen["malformed"]
+    tail_valid = _valid_count(v for _, v, *_ in tail)
+    expected = ({"fraud-detector": tail_valid + n_valid, "realtime-aggregator": agg_tail + tail_valid + n_valid}
+                if fresh else {job: marks[job] + n_valid for job in runner.PROGRESS_METRIC})  # a fresh job counts from 0
+    runner.wait_for_bronze(cfg, n_valid, 600, progress, prefix=prefix)  # exactly this run's valid events
+    for job, m in runner.PROGRESS_METRIC.items():
+        runner.wait_metric(cfg, job, m, expected[job], 600)
+    t_done = time.time()
+    replay = path.with_name(path.name + ".replay.jsonl")  # what the detector read, in its order: the offline input
+    with open(replay, "wb") as f:
+        for _, v, *_ in tail:
+            f.write(b"null\n" if v is None else v.replace(b"\n", b" ") + b"\n")  # one record per line, refused alike
+        f.write(path.read_bytes())
+    s = summary(cfg, prefix, since)
+    return {"events_file": str(path), "replay_file": str(replay), "run_id": run_id, "prefix": prefix,
+            "produced": produced, "malformed": gen["malformed"], "replayed_before": len(tail),
+            "produce_s": round(t_produced - t0, 2), "end_to_end_s": round(t_done - t0, 2),
+            "throughput_eps": round(produced / (t_done - t0), 1), **s}
+
 # %% ../nbs/95_demo.ipynb #69fa7e32
 def _step(title: str) -> None:
     print(f"\n== {title}", flush=True)
@@ -62,7 +191,6 @@ def run_demo(
     "Run the local pipeline end to end and return everything the summary prints."
     from streamflow import batch, services, warehouse
     from streamflow.generator import sidecar_paths
-    from streamflow.jobs import runner
     from streamflow.kafka_io import control_snapshot
     from streamflow.scoring import score_file
 
@@ -73,9 +201,9 @@ def run_demo(
     _step("2/6 warehouse: migrations and reference data")
     applied = warehouse.migrate(cfg)
     print(f"  migrations applied: {', '.join(applied) or 'none (up to date)'}")
-    print("  seeded: " + ", ".join(f"{t} {n:,}" for t, n in warehouse.seed(cfg, seed=seed).items()))
+    print("  seeded: " + ", ".join(f"{t} {n:,}" for t, n in warehouse.seed(cfg, configured_world(cfg, seed)).items()))
     _step(f"3/6 streaming: start the three PyFlink jobs, produce {events:,} events, wait until all have caught up")
-    s = runner.run_streaming_demo(cfg, events, seed=seed, progress=progress,
+    s = run_streaming_demo(cfg, events, seed=seed, progress=progress,
                                   invalid_rate=cfg.demo.invalid_rate if invalid_rate is None else invalid_rate)
     paths = sidecar_paths(s["events_file"])
     print(f"  run {s['run_id']}: {s['produced']:,} events produced, {s['malformed']:,} of them malformed on purpose")

@@ -174,12 +174,11 @@ def seed_rows(world) -> dict[str, list[tuple]]:
     src = {"silver.customers": world.customers, "silver.stores": world.stores, "silver.products": world.products}
     return {t: [tuple({**_REFERENCE, **dict(r)}[c] for c in _SEED[t][1]) for r in src[t]] for t in _SEED}
 
-def seed(cfg: Settings, seed: int | None = None) -> dict[str, int]:
-    "Load customers, stores and products from the generator's world into silver; rows per table."
-    from streamflow.olist import load_olist_stats
-    from streamflow.world import make_world
-    world = make_world(cfg.generator, load_olist_stats(cfg.path(cfg.paths.olist_stats)),
-                       cfg.generator.seed if seed is None else seed)
+def seed(
+    cfg: Settings,
+    world,  # reference data: `.customers`, `.stores`, `.products` (a `world.World`, or a user's own)
+) -> dict[str, int]:
+    "Load customers, stores and products into silver (upserting); rows per table."
     rows = seed_rows(world)
     with _connect_or_explain(cfg, "transform") as conn:
         with conn.cursor() as cur:

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .config import Generator, load_config
+from .config import Generator, Settings, load_config
 from .models import Customer, Product, Store
-from .olist import OlistProfile, _norm, olist_profile
+from .olist import OlistProfile, _norm, load_olist_stats, olist_profile
 
 # %% auto #0
 __all__ = ['PATTERNS', 'REFERENCE_FILES', 'EMAIL_DOMAINS', 'Behaviour', 'BrReference', 'load_reference', 'Habits', 'World',
-           'make_world']
+           'make_world', 'configured_world']
 
 # %% ../nbs/09_world.ipynb #935385be
 PATTERNS = ("amount_spike", "velocity_burst", "impossible_travel", "odd_hour", "blacklisted", "account_takeover")
@@ -310,3 +310,11 @@ def make_world(
     return World(customers=customers, stores=stores, products=products,
                  blacklist={customers[i].customer_id for i in black}, habits=habits, profile=prof, behaviour=b,
                  start=start, store_weights=store_w / store_w.sum(), product_weights=pw / pw.sum(), seed=seed)
+
+def configured_world(
+    cfg: Settings,  # settings: `generator` section and the Olist statistics file
+    seed: int | None = None,  # world seed (default: generator.seed)
+) -> World:
+    "The world the configuration describes: `make_world` on the configured Olist figures."
+    return make_world(cfg.generator, load_olist_stats(cfg.path(cfg.paths.olist_stats)),
+                      cfg.generator.seed if seed is None else seed)

@@ -20,10 +20,9 @@ from ..flink_runtime import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_fi
 from ..local.proc import live_pid, spawn, tail
 
 # %% auto #0
-__all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL',
-           'job_module', 'job_names', 'pid_file', 'out_file', 'job_pid', 'parse_prometheus', 'job_metrics', 'status',
-           'start', 'stop', 'kill', 'wait_for', 'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze',
-           'summary', 'windows_emitted', 'progress_marks', 'wait_processed', 'source_lag', 'run_streaming_demo', 'main']
+__all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'job_module', 'job_names', 'pid_file', 'out_file',
+           'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'wait_for', 'wait_running',
+           'wait_metric', 'bronze_counts', 'wait_for_bronze', 'progress_marks', 'wait_processed']
 
 # %% ../../nbs/45_jobs.ipynb #02d7bd45
 def job_module(job: str) -> str:
@@ -258,52 +257,6 @@ def wait_for_bronze(
         bar.close()
 
 # %% ../../nbs/45_jobs.ipynb #d81e5f48
-SUMMARY_SQL = """SELECT
-  (SELECT count(*) FROM bronze.raw_transactions WHERE starts_with(transaction_id, %(prefix)s)) AS bronze_rows,
-  (SELECT count(*) FROM bronze.raw_fraud_alerts WHERE starts_with(transaction_id, %(prefix)s)) AS alerts,
-  (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p50_ms,
-  (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY l) FROM lat) AS latency_p99_ms"""
-LATENCY_CTE = """WITH lat AS (
-  SELECT extract(epoch FROM detected_at) * 1000 - (raw_payload->'source'->>'kafka_timestamp_ms')::double precision AS l
-  FROM bronze.raw_fraud_alerts
-  WHERE raw_payload->'source'->>'kafka_timestamp_ms' IS NOT NULL AND starts_with(transaction_id, %(prefix)s))
-"""
-TOP_RULES_SQL = """SELECT r, count(*) FROM bronze.raw_fraud_alerts, jsonb_array_elements_text(rules_triggered) AS r
-WHERE starts_with(transaction_id, %(prefix)s) GROUP BY r ORDER BY count(*) DESC, r"""
-
-def summary(
-    cfg: Settings,
-    prefix: str = "",  # only transactions whose id starts with this (a demo run's namespace); "" for all
-    since: dict[str, dict[int, int]] | None = None,  # topic -> partition -> first offset counted (default: all)
-) -> dict:
-    "Counts and latencies of the streaming path: bronze rows, dead letters and their reasons, alerts, top rules, windows."
-    from streamflow.kafka_io import read_topic
-    from streamflow.messages import dead_letter_reasons
-    from streamflow.warehouse import connect
-    with connect(cfg) as conn:
-        row = conn.execute(LATENCY_CTE + SUMMARY_SQL, {"prefix": prefix}).fetchone()
-        rules = conn.execute(TOP_RULES_SQL, {"prefix": prefix}).fetchall()
-    assert row is not None
-    t, since = cfg.kafka.topics, since or {}
-    metrics = read_topic(cfg, t.metrics.name, start=since.get(t.metrics.name))
-    dead = read_topic(cfg, t.dlq.name, start=since.get(t.dlq.name))
-    return {"bronze_rows": row[0], "dlq": len(dead), "dlq_reasons": dead_letter_reasons(v for _, v, *_ in dead),
-            "alerts": row[1], "top_rules": {r: n for r, n in rules},
-            "windows_emitted": windows_emitted(v for _, v, *_ in metrics),
-            "metric_records": len(metrics),
-            "latency_p50_ms": round(row[2], 1) if row[2] is not None else None,
-            "latency_p99_ms": round(row[3], 1) if row[3] is not None else None}
-
-def windows_emitted(values: Iterable[bytes | None]) -> dict[str, int]:
-    "Metric records per window size (`1m`, `5m`, `1h`) among `metrics.realtime` values."
-    import json
-    out = {"1m": 0, "5m": 0, "1h": 0}
-    for v in values:
-        w = json.loads(v).get("window") if v else None
-        if w in out:
-            out[w] += 1
-    return out
-
 def progress_marks(cfg: Settings) -> dict[str, float]:
     "Where each job is now: bronze rows, and the detector's and aggregator's `PROGRESS_METRIC`."
     return {"bronze": float(bronze_counts(cfg)["raw_transactions"]),
@@ -321,106 +274,3 @@ def wait_processed(
     for job, m in PROGRESS_METRIC.items():
         wait_metric(cfg, job, m, marks[job] + n_valid, timeout)
     return time.time()
-
-# %% ../../nbs/45_jobs.ipynb #9491f4ec
-def source_lag(cfg: Settings) -> dict[str, int]:
-    "Records of `transactions.raw` that the processor's and the detector's consumer groups have not committed yet."
-    from streamflow.kafka_io import topic_offsets
-    topic = cfg.kafka.topics.transactions.name
-    ends, lag = topic_offsets(cfg, topic), {}
-    for job in ("transaction-processor", "fraud-detector"):
-        done = topic_offsets(cfg, topic, f"{cfg.kafka.client_id}-{job}")
-        lag[job] = sum(hi - done.get(p, 0) for p, hi in ends.items())
-    return lag
-
-def _valid_count(values: Iterable[bytes | None]) -> int:
-    from streamflow.models import parse_record
-    return sum(1 for v in values if v is not None and parse_record(v)[0] is not None)
-
-def run_streaming_demo(
-    cfg: Settings,
-    events: int = 20_000,  # events to generate and produce
-    seed: int | None = None,  # generator seed (default: generator.seed)
-    rate: float | None = None,  # produce rate, events/s (None: as fast as possible)
-    progress: bool = True,  # progress bars
-    out_dir: Path | None = None,  # where the events file goes (default: outputs_dir)
-    run_id: str | None = None,  # this run's namespace: its transaction ids start with `<run_id>-` (default: demo<UTC time>)
-    invalid_rate: float = 0.0,  # share of events written malformed: they must all become dead letters
-    fresh: bool = True,  # restart the jobs with empty state (from their committed offsets), as the offline replay does
-) -> dict:
-    "Generate this run's events, publish the blacklist, (re)start the jobs, produce, wait until all three are done; summary."
-    from datetime import UTC, datetime
-
-    from streamflow.generator import sidecar_paths, write_events
-    from streamflow.kafka_io import produce_events, publish_blacklist_file, read_topic, topic_offsets
-    seed = cfg.generator.seed if seed is None else seed
-    run_id = run_id or f"demo{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    prefix = f"{run_id}-"
-    path = Path(out_dir or cfg.path(cfg.paths.outputs_dir)) / f"{run_id}-{events}-{seed}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gen = write_events(path, events, seed=seed, cfg=cfg, progress=progress, id_prefix=prefix, invalid_rate=invalid_rate)
-    publish_blacklist_file(cfg, sidecar_paths(path)["blacklist"])
-    t = cfg.kafka.topics
-    if fresh and any(job_pid(cfg, j) for j in JOB_NAMES):
-        try:  # running jobs commit what they read at their next checkpoint: let them, so little is read twice
-            wait_for(lambda: not any(source_lag(cfg).values()), 3 * cfg.flink.checkpoint_interval_ms / 1000 + 10,
-                     "the running jobs to commit their Kafka offsets")
-        except TimeoutError:
-            pass  # a fresh detector reads the rest again; the replay below includes it
-        stop(cfg)
-    # what the (fresh) jobs will read before this run's events: the detector's and the aggregator's uncommitted tails
-    det_from = topic_offsets(cfg, t.transactions.name, f"{cfg.kafka.client_id}-fraud-detector")
-    tail = read_topic(cfg, t.transactions.name, start=det_from) if fresh else []
-    agg_tail = len(read_topic(cfg, t.scored.name, start=topic_offsets(
-        cfg, t.scored.name, f"{cfg.kafka.client_id}-realtime-aggregator"))) if fresh else 0
-    since = {t.dlq.name: topic_offsets(cfg, t.dlq.name), t.metrics.name: topic_offsets(cfg, t.metrics.name)}
-    start(cfg, fresh=fresh)
-    wait_running(cfg)
-    marks = progress_marks(cfg)
-    t0 = time.time()
-    produced = produce_events(cfg, path, rate=rate, progress=progress)
-    t_produced = time.time()
-    n_valid = produced - gen["malformed"]
-    tail_valid = _valid_count(v for _, v, *_ in tail)
-    expected = ({"fraud-detector": tail_valid + n_valid, "realtime-aggregator": agg_tail + tail_valid + n_valid}
-                if fresh else {job: marks[job] + n_valid for job in PROGRESS_METRIC})  # a fresh job counts from 0
-    wait_for_bronze(cfg, n_valid, 600, progress, prefix=prefix)  # exactly this run's valid events
-    for job, m in PROGRESS_METRIC.items():
-        wait_metric(cfg, job, m, expected[job], 600)
-    t_done = time.time()
-    replay = path.with_name(path.name + ".replay.jsonl")  # what the detector read, in its order: the offline input
-    with open(replay, "wb") as f:
-        for _, v, *_ in tail:
-            f.write(b"null\n" if v is None else v.replace(b"\n", b" ") + b"\n")  # one record per line, refused alike
-        f.write(path.read_bytes())
-    s = summary(cfg, prefix, since)
-    return {"events_file": str(path), "replay_file": str(replay), "run_id": run_id, "prefix": prefix,
-            "produced": produced, "malformed": gen["malformed"], "replayed_before": len(tail),
-            "produce_s": round(t_produced - t0, 2), "end_to_end_s": round(t_done - t0, 2),
-            "throughput_eps": round(produced / (t_done - t0), 1), **s}
-
-# %% ../../nbs/45_jobs.ipynb #97edc431
-def main(argv: list[str] | None = None) -> int:
-    "Run the streaming demo (`run_streaming_demo`) on the configured stack and print its summary as JSON."
-    import argparse
-    import json
-
-    from streamflow.config import load_config
-    p = argparse.ArgumentParser(prog="python -m streamflow.jobs.runner", description=main.__doc__)
-    p.add_argument("--events", type=int, default=20_000, help="events to generate and produce")
-    p.add_argument("--seed", type=int, default=None, help="generator seed (default: generator.seed)")
-    p.add_argument("--rate", type=float, default=None, help="produce rate in events/s (default: as fast as possible)")
-    p.add_argument("--stop", action="store_true", help="stop the jobs afterwards")
-    args = p.parse_args(argv)
-    cfg = load_config()
-    try:
-        print(json.dumps(run_streaming_demo(cfg, args.events, args.seed, args.rate), indent=2))
-    finally:
-        if args.stop:
-            stop(cfg)
-    return 0
-
-# %% ../../nbs/45_jobs.ipynb #00bc5cde
-#| eval: false
-if __name__ == "__main__":
-    sys.exit(main())

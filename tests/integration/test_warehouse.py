@@ -154,10 +154,11 @@ def test_roles_log_in_with_their_own_passwords_only(stack):
 
 
 def test_seed_loads_reference_data_idempotently(stack):
-    pytest.importorskip("streamflow.generator", reason="the generator module is not in the tree yet")
     from streamflow.warehouse import seed
+    from streamflow.world import configured_world
 
-    counts = seed(stack)
+    world = configured_world(stack)
+    counts = seed(stack, world)
     g = stack.generator
     assert counts == {"silver.customers": g.customers, "silver.stores": g.stores, "silver.products": g.products}
     with connect(stack, "transform") as c:
@@ -167,7 +168,7 @@ def test_seed_loads_reference_data_idempotently(stack):
         described = c.execute("SELECT count(*) FILTER (WHERE city IS NOT NULL AND category IS NOT NULL) "
                                "FROM silver.stores").fetchone()[0]
     assert (named, described) == (g.customers, g.stores)  # the design's descriptive columns, from the generator
-    assert seed(stack) == counts
+    assert seed(stack, world) == counts
     with connect(stack, "transform") as c:
         assert c.execute("SELECT count(*), max(updated_at) FROM silver.customers").fetchone() == before
         assert c.execute("SELECT count(*) FROM silver.stores").fetchone() == (g.stores,)
