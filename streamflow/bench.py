@@ -62,11 +62,6 @@ def floor_score(
             "cpu_seconds": round(s["cpu_seconds"], 3), "events_per_s": s["events"] / s["seconds"]}
 
 # %% ../nbs/98_bench.ipynb #a1827828
-def _consumer(cfg: Settings):
-    from confluent_kafka import Consumer
-    return Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "group.id": f"{cfg.kafka.client_id}-reader-{time.time_ns()}",
-                     "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 0})
-
 def topic_ends(cfg: Settings, topic: str) -> dict[int, int]:
     "Partition -> end offset (the next offset to be written) of `topic` now."
     from streamflow.kafka_io import topic_offsets
@@ -79,31 +74,17 @@ def read_records(
     handle: Callable[[Any], None] | None = None,  # called with each confluent-kafka Message
     timeout: float = 60,  # give up when nothing arrives for this long
 ) -> tuple[int, float]:
-    "Read `topic` from `start` to its end as of now; (records read, seconds from the first poll to the last record)."
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-    ends = topic_ends(cfg, topic)
-    start = start or {}
-    todo = {p for p, e in ends.items() if e > start.get(p, 0)}
-    c = _consumer(cfg)
-    n, t0, last = 0, time.perf_counter(), time.perf_counter()
-    try:
-        c.assign([TopicPartition(topic, p, start.get(p, OFFSET_BEGINNING)) for p in ends])
-        while todo:
-            batch = c.consume(10_000, 0.5)
-            if not batch and time.perf_counter() - last > timeout:
-                raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to the end within {timeout:.0f}s")
-            for m in batch:
-                if m.error():
-                    continue
-                n += 1
-                last = time.perf_counter()
-                if handle is not None:
-                    handle(m)
-                if m.offset() >= ends[m.partition()] - 1:
-                    todo.discard(m.partition())
-        return n, last - t0
-    finally:
-        c.close()
+    "`kafka_io.scan_topic` timed: (records read, seconds from the first poll to the last record)."
+    from streamflow.kafka_io import scan_topic
+    t0 = time.perf_counter()
+    last = [t0]
+
+    def timed(m) -> None:
+        last[0] = time.perf_counter()
+        if handle is not None:
+            handle(m)
+    n = scan_topic(cfg, topic, timed, timeout, start)
+    return n, last[0] - t0
 
 def floor_consume(cfg: Settings, topic: str) -> dict[str, Any]:
     "A plain consumer's rate over everything in `topic`, parsing each value with `json.loads`."
@@ -142,40 +123,43 @@ def wait_caught_up(
     alert_grace: float = 20,  # seconds to wait for missing alerts once the rest has caught up
     progress: bool = True,  # progress bar of the slowest job
 ) -> dict[str, Any]:
-    "Poll until all jobs caught up; when each did (epoch s) and the final marks."
+    "`poll` until all jobs caught up (or made no progress for `timeout` s); when each did (epoch s) and the final marks."
     from tqdm.auto import tqdm
 
     from streamflow.jobs import runner
+    from streamflow.local.proc import poll
     base = base or {}
     when: dict[str, float] = {}
+    seen: dict[str, Any] = {"marks": {}, "changed": time.monotonic()}
     bar = tqdm(total=n, unit="ev", desc="drain (slowest job)", disable=not progress, mininterval=1)
-    last_change, last_marks = time.monotonic(), None
+
+    def done() -> bool:
+        marks = {k: v - base.get(k, 0.0) for k, v in marks_now(cfg).items()}
+        now = time.time()
+        for k, ok in caught_up(marks, n, alerts).items():
+            if ok and k not in when:
+                when[k] = now
+        bar.update(int(min(marks.get(j, 0) for j in ("bronze", "fraud-detector", "realtime-aggregator"))) - bar.n)
+        if marks != seen["marks"]:
+            seen.update(marks=marks, changed=time.monotonic())
+        if len(when) == 4:
+            return True
+        if len({k for k in when if k != "alerts"}) == 3 and now - max(when.values()) > alert_grace:
+            log.warning("alerts: %d rows, the offline scorer raised %d", marks.get("alerts", 0), alerts)
+            return True
+        if time.monotonic() - seen["changed"] > timeout:
+            raise TimeoutError(f"no progress for {timeout:.0f}s: {marks} of {n}")
+        return False
+
+    def jobs_there() -> None:
+        dead = [j for j in runner.job_names(None) if runner.job_pid(cfg, j) is None]
+        if dead:
+            raise RuntimeError(f"job(s) {dead} died; see {runner.out_file(cfg, dead[0])}")
     try:
-        while True:
-            raw = marks_now(cfg)
-            marks = {k: v - base.get(k, 0.0) for k, v in raw.items()}
-            now = time.time()
-            for k, ok in caught_up(marks, n, alerts).items():
-                if ok and k not in when:
-                    when[k] = now
-            bar.update(int(min(marks.get(j, 0) for j in ("bronze", "fraud-detector", "realtime-aggregator"))) - bar.n)
-            rest = {k for k in when if k != "alerts"}
-            if len(when) == 4:
-                break
-            if len(rest) == 3 and now - max(when.values()) > alert_grace:
-                log.warning("alerts: %d rows, the offline scorer raised %d", marks.get("alerts", 0), alerts)
-                break
-            if marks != last_marks:
-                last_change, last_marks = time.monotonic(), marks
-            elif time.monotonic() - last_change > timeout:
-                raise TimeoutError(f"no progress for {timeout:.0f}s: {marks} of {n}")
-            dead = [j for j in runner.job_names(None) if runner.job_pid(cfg, j) is None]
-            if dead:
-                raise RuntimeError(f"job(s) {dead} died; see {runner.out_file(cfg, dead[0])}")
-            time.sleep(0.25)
+        poll(done, float("inf"), "drain", 0.25, jobs_there, fatal=(TimeoutError,))
     finally:
         bar.close()
-    return {"when": when, "marks": marks}
+    return {"when": when, "marks": seen["marks"]}
 
 # %% ../nbs/98_bench.ipynb #d51e8a2c
 def bench_e2e(

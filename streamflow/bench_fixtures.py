@@ -91,6 +91,7 @@ def reset_topics(cfg: Settings, timeout: float = 60) -> None:
     from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
     from streamflow.local.kafka import ensure_topics
+    from streamflow.local.proc import poll
     names = [t.name for t in cfg.kafka.topics.__dict__.values()]
     if not all(n.startswith(BENCH_PREFIX) for n in names):
         raise ValueError(f"refusing to delete topics that are not the benchmark's: {names}")
@@ -98,17 +99,12 @@ def reset_topics(cfg: Settings, timeout: float = 60) -> None:
     have = [n for n in names if n in admin.list_topics(timeout=10).topics]
     for fut in admin.delete_topics(have, operation_timeout=timeout).values() if have else []:
         fut.result()
-    deadline = time.monotonic() + timeout
-    while set(have) & set(admin.list_topics(timeout=10).topics) and time.monotonic() < deadline:
-        time.sleep(0.5)  # deletion is asynchronous: an old topic must not be mistaken for the new one
-    while True:
-        try:
-            ensure_topics(cfg)  # a topic still being deleted cannot be created yet
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+    t0 = time.monotonic()
+    try:  # deletion is asynchronous: an old topic must not be mistaken for the new one
+        poll(lambda: not set(have) & set(admin.list_topics(timeout=10).topics), timeout, "old topics deleted", 0.5)
+    except TimeoutError:
+        pass  # creating them below waits (and fails) for the rest
+    poll(lambda: ensure_topics(cfg) or True, max(timeout - (time.monotonic() - t0), 1), "bench topics created", 1.0)
     res = ConfigResource(ResourceType.TOPIC, cfg.kafka.topics.alerts.name, incremental_configs=[
         ConfigEntry("message.timestamp.type", "LogAppendTime", incremental_operation=AlterConfigOpType.SET)])
     admin.incremental_alter_configs([res])[res].result()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from .messages import blacklist_message, fold_control, rules_message
 
 # %% auto #0
 __all__ = ['producer_config', 'event_key', 'iter_events', 'produce_events', 'publish_control', 'publish_blacklist',
-           'publish_blacklist_file', 'publish_rules', 'read_topic', 'topic_offsets', 'control_snapshot']
+           'publish_blacklist_file', 'publish_rules', 'scan_topic', 'read_topic', 'topic_offsets', 'control_snapshot']
 
 # %% ../nbs/36_kafka_io.ipynb #e357dfd2
 def producer_config(cfg: Settings, **extra: Any) -> dict[str, Any]:
@@ -141,13 +141,14 @@ def _first_offsets(
     return {p: min(max(lo, start.get(p, lo)), hi) for p, (lo, hi) in marks.items()}
 
 # %% ../nbs/36_kafka_io.ipynb #7a07d5a8
-def read_topic(
+def scan_topic(
     cfg: Settings,
     topic: str,  # topic name
-    timeout: float = 30.0,  # give up after this many seconds
+    handle: Callable[[Any], None],  # called with each confluent-kafka `Message`, in partition order
+    timeout: float = 30.0,  # give up when no record has arrived for this many seconds
     start: dict[int, int] | None = None,  # partition -> first offset to read (partitions not listed: from the beginning)
-) -> list[tuple[bytes | None, bytes | None, int, int, int]]:
-    "Records of `topic` from `start` (default: the beginning) to its current end: `(key, value, partition, offset, timestamp_ms)`."
+) -> int:
+    "The one topic reader: hand every record of `topic` from `start` to its end as of now to `handle`; how many."
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "group.id": f"streamflow-reader-{os.getpid()}-{time.time_ns()}",
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
@@ -155,24 +156,24 @@ def read_topic(
     try:
         md = c.list_topics(topic, timeout=10)
         if topic not in md.topics or md.topics[topic].error is not None:
-            return []
+            return 0
         parts = sorted(md.topics[topic].partitions)
         marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in parts}
         ends = {p: hi for p, (lo, hi) in marks.items()}
         first = _first_offsets(marks, start)
         todo = {p for p in parts if ends[p] > first[p]}  # retention may have emptied a partition; `start` may be its end
         c.assign([TopicPartition(topic, p, first[p]) for p in parts])
-        out: list[tuple[bytes | None, bytes | None, int, int, int]] = []
-        deadline = time.monotonic() + timeout
+        n, deadline = 0, time.monotonic() + timeout
         while todo and time.monotonic() < deadline:
-            batch = c.consume(5000, 0.5)
+            batch = c.consume(10_000, 0.5)
             if batch:
-                deadline = max(deadline, time.monotonic() + timeout / 3)  # still making progress
+                deadline = time.monotonic() + timeout  # still making progress
             for m in batch:
                 if m.error():
                     continue
+                handle(m)
+                n += 1
                 part, off = int(m.partition() or 0), int(m.offset() or 0)
-                out.append((m.key(), m.value(), part, off, m.timestamp()[1]))
                 if off >= ends[part] - 1:
                     todo.discard(part)
             if not batch and todo:  # a transactional topic ends with a commit marker, never delivered as a record
@@ -180,11 +181,23 @@ def read_topic(
                          if tp.offset >= ends[tp.partition]}
         if todo:
             pos = {p.partition: p.offset for p in c.position([TopicPartition(topic, p) for p in sorted(todo)])}
-            raise TimeoutError(f"read_topic({topic}): partitions {sorted(todo)} not read to the end "
+            raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to the end "
                                f"(at {pos}, end {[ends[p] for p in sorted(todo)]})")
-        return out
+        return n
     finally:
         c.close()
+
+def read_topic(
+    cfg: Settings,
+    topic: str,  # topic name
+    timeout: float = 30.0,  # give up when no record has arrived for this many seconds
+    start: dict[int, int] | None = None,  # partition -> first offset to read (partitions not listed: from the beginning)
+) -> list[tuple[bytes | None, bytes | None, int, int, int]]:
+    "Records of `topic` from `start` (default: the beginning) to its current end: `(key, value, partition, offset, timestamp_ms)`."
+    out: list[tuple[bytes | None, bytes | None, int, int, int]] = []
+    scan_topic(cfg, topic, lambda m: out.append((m.key(), m.value(), int(m.partition() or 0), int(m.offset() or 0),
+                                                  m.timestamp()[1])), timeout, start)
+    return out
 
 def topic_offsets(
     cfg: Settings,

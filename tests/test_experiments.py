@@ -1,7 +1,8 @@
 """The research notebooks are reproducible: the rule-tuning and rule-defaults notebooks run twice by papermill give
 identical JSON and leave config/ untouched (rule_defaults writes it only with write_config=True), and `streamflow
-import` + `streamflow tune` on the shipped Sparkov slice give the same candidate rules and figures twice. (nbdev_test
-runs every notebook at its small defaults, including generator_fit's tolerance asserts.)"""
+import` + `streamflow tune` on the shipped Sparkov slice give the same candidate rules and figures twice. These are
+the only runs of rule_tuning, rule_defaults and tune_rules in `make test` (`make test-nb` skips them); nbdev_test runs
+generator_fit with its tolerance asserts."""
 import hashlib
 import json
 import os

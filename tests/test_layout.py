@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "streamflow"
 MAX_LINES = 600
@@ -92,10 +90,12 @@ def test_pyflink_only_where_the_code_runs_inside_flink():
     assert top == IN_FLINK
 
 
-@pytest.mark.parametrize("module", ["kafka_io", "messages", "rows", "flink_runtime", "jobs.runner", "batch", "cli"])
-def test_modules_outside_flink_import_without_pyflink(module):
-    code = (f"import sys, streamflow.{module}; "
-            "print([m for m in sys.modules if m == 'pyflink' or m.startswith('pyflink.')][:3])")
+OUTSIDE_FLINK = ("kafka_io", "messages", "rows", "flink_runtime", "jobs.runner", "batch", "cli")
+
+
+def test_modules_outside_flink_import_without_pyflink():
+    code = ("import sys; " + "; ".join(f"import streamflow.{m}" for m in OUTSIDE_FLINK) +
+            "; print([m for m in sys.modules if m == 'pyflink' or m.startswith('pyflink.')][:3])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
 
@@ -109,3 +109,18 @@ def test_nbdev_test_runs_every_exporting_notebook():
         cells = json.loads(p.read_text())["cells"]
         flags = [c for c in cells if re.search(r"^skip_exec:\s*true", "".join(c["source"]), re.M)]
         assert flags == [] and not (p.parent / ".notest").exists(), f"{p} opts out of nbdev_test"
+
+
+def test_every_exported_function_and_class_is_shown_in_its_notebook():
+    "Shown means used in a non-exported cell: an example, a test, or at least `show_doc` (for I/O tested elsewhere)."
+    unshown = []
+    for p in sorted((ROOT / "nbs").glob("*.ipynb")):
+        cells = [c for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code"]
+        exported = ["".join(c["source"]) for c in cells if re.match(r"#\|\s*export", "".join(c["source"]))]
+        others = "\n".join("".join(c["source"]) for c in cells if not re.match(r"#\|\s*export", "".join(c["source"])))
+        for src in exported:
+            for node in ast.parse(src).body:
+                if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_") \
+                        and not re.search(rf"\b{node.name}\b", others):
+                    unshown.append(f"{p.name}: {node.name}")
+    assert unshown == []

@@ -17,7 +17,7 @@ import psutil
 
 from ..config import Settings
 from ..flink_runtime import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
-from ..local.proc import live_pid, spawn, tail
+from ..local.proc import live_pid, poll, spawn, tail
 
 # %% auto #0
 __all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'job_module', 'job_names', 'pid_file', 'out_file',
@@ -160,13 +160,10 @@ def kill(cfg: Settings, names: Iterable[str]) -> list[dict]:
     return status(cfg, names)
 
 def _wait_group_gone(pgid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = [p for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pgid]
-        if not alive:
-            return
-        time.sleep(0.2)
-    _signal_group(pgid, signal.SIGKILL)
+    try:
+        poll(lambda: not any(_pgid(p.pid) == pgid for p in psutil.process_iter(["pid"])), timeout, "job exit", 0.2)
+    except TimeoutError:
+        _signal_group(pgid, signal.SIGKILL)
 
 def _pgid(pid: int) -> int | None:
     try:
@@ -182,23 +179,14 @@ def wait_for(
     interval: float = 0.5,  # seconds between checks
     jobs_alive: tuple[Settings, Iterable[str]] | None = None,  # fail fast if one of these jobs died
 ) -> object:
-    "Poll `check` until truthy; its value. Raises TimeoutError (with the job logs' tails) otherwise."
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            v = check()
-            if v:
-                return v
-        except Exception:
-            pass
+    "`poll` `check` until truthy; its value. TimeoutError on timeout, RuntimeError (with the logs' tails) if a job died."
+    def jobs_there() -> None:
         if jobs_alive is not None:
             cfg, names = jobs_alive
             dead = [j for j in names if job_pid(cfg, j) is None]
             if dead:
                 raise RuntimeError(f"{what}: job(s) {dead} died\n" + "\n".join(tail(out_file(cfg, j), 15) for j in dead))
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not done after {timeout:.0f}s")
-        time.sleep(interval)
+    return poll(check, timeout, what, interval, jobs_there)
 
 READY_METRIC = {"transaction-processor": "events_validated", "fraud-detector": "events_scored",
                 "realtime-aggregator": "source_records_in"}  # registered when the (Python / source) operator opens

@@ -11,14 +11,17 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 
 from ..config import Settings
 
+T = TypeVar("T")
+
 # %% auto #0
-__all__ = ['ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'free_port', 'wait_until', 'live_pid',
-           'spawn', 'stop_pid', 'tail']
+__all__ = ['T', 'ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'free_port', 'poll', 'wait_until',
+           'live_pid', 'spawn', 'stop_pid', 'tail']
 
 # %% ../../nbs/30_local_proc.ipynb #2497a881
 class ServiceError(RuntimeError):
@@ -59,6 +62,31 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 # %% ../../nbs/30_local_proc.ipynb #2b7a5cff
+def poll(
+    check: Callable[[], T],  # returns a truthy value when done; an exception counts as "not yet", except `fatal` ones
+    timeout: float,  # seconds before giving up
+    what: str,  # named in the error
+    interval: float = 0.25,  # seconds between checks
+    alive: Callable[[], None] | None = None,  # called between checks: raises when waiting can no longer succeed
+    fatal: tuple[type[BaseException], ...] = (),  # exceptions of `check` that end the wait at once
+) -> T:
+    "The one polling loop: call `check` every `interval` s until it returns a truthy value; that value (TimeoutError after `timeout` s)."
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            v = check()
+            if v:
+                return v
+        except fatal:
+            raise
+        except Exception:
+            pass
+        if alive is not None:
+            alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not done after {timeout:.0f}s")
+        time.sleep(interval)
+
 def wait_until(
     check: Callable[[], bool],  # returns True when ready; exceptions count as "not yet", except ServiceError
     timeout: float,  # seconds before giving up
@@ -66,21 +94,16 @@ def wait_until(
     interval: float = 0.25,  # seconds between checks
     alive: Callable[[], bool] | None = None,  # if given and False, stop waiting at once (the process died)
 ) -> float:
-    "Poll `check` until it is true; the seconds it took. Raises `ServiceError` on timeout or death."
+    "`poll` for a service starting: the seconds it took. Raises `ServiceError` on timeout or death."
     start = time.monotonic()
-    while True:
-        try:
-            if check():
-                return time.monotonic() - start
-        except ServiceError:
-            raise  # the check knows waiting will not help
-        except Exception:
-            pass
+    def still_there() -> None:
         if alive is not None and not alive():
             raise ServiceError(f"{what}: the process exited while starting")
-        if time.monotonic() - start > timeout:
-            raise ServiceError(f"{what}: not ready after {timeout:.0f}s")
-        time.sleep(interval)
+    try:
+        poll(check, timeout, what, interval, still_there, fatal=(ServiceError,))
+    except TimeoutError:
+        raise ServiceError(f"{what}: not ready after {timeout:.0f}s") from None
+    return time.monotonic() - start
 
 # %% ../../nbs/30_local_proc.ipynb #0d39f773
 def _cmdline(pid: int) -> str:

@@ -719,8 +719,9 @@ def test_a_generated_history_fills_every_design_column(design, migrated_db):
     from streamflow.batch import refresh
     from streamflow.bench_fixtures import load_bronze
     from streamflow.warehouse import connect, dsn_for, seed
+    from streamflow.world import configured_world
 
-    seed(migrated_db, 7)
+    seed(migrated_db, configured_world(migrated_db, 7))
     load_bronze(migrated_db, 3000, 7, alerts="scorer")  # what the stream writes, the rule engine's alerts
     refresh(dsn_for(migrated_db, "transform"), migrated_db, {"settle_seconds": 0})
     empty, defaulted = [], []

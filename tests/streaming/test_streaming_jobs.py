@@ -242,12 +242,14 @@ def test_blacklist_update_without_restart(stack: Settings, world: dict):
     publish_blacklist(stack, [cid])
     runner.wait_metric(stack, "fraud-detector", "control_messages", before + 1)
 
-    def event(n: int) -> dict:
-        tx = last[cid]
+    def event(n: int, customer: str = cid) -> dict:
+        tx = last[customer]
         ts = datetime.fromtimestamp(tx.timestamp.timestamp() + 60 * n, tx.timestamp.tzinfo)
         return {**json.loads(tx.model_dump_json()), "transaction_id": f"bl-update-{n}", "timestamp": ts.isoformat()}
 
-    world["bl_windows"] = {k for n in (1, 2) for k in _window_keys(Transaction.model_validate(event(n)))}
+    listed = next(c for c in sorted(last) if c in world["blacklist"])  # still blacklisted: its event always alerts
+    extra = [event(1), event(2), event(3, listed)]
+    world["bl_windows"] = {k for e in extra for k in _window_keys(Transaction.model_validate(e))}
     produce_events(stack, [event(1)], progress=False)
     runner.wait_for(lambda: "bl-update-1" in _alerts(stack), 120, "alert for the newly blacklisted customer")
     assert "FR-005" in _alerts(stack)["bl-update-1"][1]
@@ -256,7 +258,10 @@ def test_blacklist_update_without_restart(stack: Settings, world: dict):
     scored = runner.job_metrics(stack, "fraud-detector")["events_scored"]
     produce_events(stack, [event(2)], progress=False)
     runner.wait_metric(stack, "fraud-detector", "events_scored", scored + 1, timeout=120)
-    time.sleep(2)  # the alert sink flushes within flink.sink_flush_interval_ms
+    # a sentinel: an event that must alert, scored after event 2; the alert sink is one keyed writer (first in,
+    # first flushed), so once the sentinel's alert is in bronze, event 2's would be too
+    produce_events(stack, [event(3, listed)], progress=False)
+    runner.wait_for(lambda: "bl-update-3" in _alerts(stack), 120, "the sentinel's alert")
     assert "bl-update-2" not in _alerts(stack) or "FR-005" not in _alerts(stack)["bl-update-2"][1]
     assert runner.job_pid(stack, "fraud-detector") == pid, "no restart happened"
 
