@@ -17,14 +17,13 @@ from pathlib import Path
 
 import psutil
 
-from streamflow.bench import topic_ends
 from streamflow.config import Settings
 from streamflow.flink_runtime import JOB_NAMES, flink_run_dir, job_log_file, job_metrics_port
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
-from streamflow.kafka_io import control_snapshot, produce_events, publish_blacklist_file, read_topic
+from streamflow.kafka_io import control_snapshot, produce_events, publish_blacklist_file, read_topic, topic_offsets
 from streamflow.local import kafka, postgres
-from streamflow.local.proc import tail
+from streamflow.local.proc import poll, tail
 from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import score_events
@@ -55,7 +54,7 @@ def _admin(cfg: Settings):
     return AdminClient({"bootstrap.servers": cfg.kafka.bootstrap, "log_level": 0})
 
 
-end_offsets = topic_ends  # the high watermark of every partition of a topic (streamflow.bench)
+end_offsets = topic_offsets  # with no group: the high watermark of every partition of a topic
 
 
 def job_groups(cfg: Settings, jobs: Iterable[str] = JOB_NAMES) -> dict[str, str]:
@@ -271,21 +270,15 @@ def restart_postgres(cfg: Settings, down_s: float) -> float:
 
 def wait_until(check: Callable[[], object], timeout: float, what: str, cfg: Settings | None = None,
                jobs: Iterable[str] = CORE_JOBS, interval: float = 1.0) -> object:
-    "Poll `check` until truthy (exceptions count as not yet); fail with the jobs' logs if it never is or a job died."
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            v = check()
-            if v:
-                return v
-        except Exception:
-            pass
+    "`poll` `check` until truthy (exceptions count as not yet); fail with the jobs' logs if it never is or a job died."
+    def jobs_there() -> None:
         if cfg is not None and any(runner.job_pid(cfg, j) is None for j in jobs):
             raise AssertionError(f"{what}: a job died\n{diagnostics(cfg, jobs)}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not done after {timeout:.0f}s"
-                                 + (f"\n{diagnostics(cfg, jobs)}" if cfg is not None else ""))
-        time.sleep(interval)
+    try:
+        return poll(check, timeout, what, interval, jobs_there)
+    except TimeoutError:
+        raise AssertionError(f"{what}: not done after {timeout:.0f}s"
+                             + (f"\n{diagnostics(cfg, jobs)}" if cfg is not None else "")) from None
 
 
 def settle(fn: Callable[[], object], seconds: float = 8.0, timeout: float = 300) -> object:
