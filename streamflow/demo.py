@@ -79,15 +79,16 @@ def summary(
         row = conn.execute(LATENCY_CTE + SUMMARY_SQL, {"prefix": prefix}).fetchone()
         rules = conn.execute(TOP_RULES_SQL, {"prefix": prefix}).fetchall()
     assert row is not None
+    bronze_rows, alerts, p50, p99 = row  # SUMMARY_SQL's columns
     t, since = cfg.kafka.topics, since or {}
     metrics = read_topic(cfg, t.metrics.name, start=since.get(t.metrics.name))
     dead = read_topic(cfg, t.dlq.name, start=since.get(t.dlq.name))
-    return {"bronze_rows": row[0], "dlq": len(dead), "dlq_reasons": dead_letter_reasons(v for _, v, *_ in dead),
-            "alerts": row[1], "top_rules": {r: n for r, n in rules},
+    return {"bronze_rows": bronze_rows, "dlq": len(dead), "dlq_reasons": dead_letter_reasons(v for _, v, *_ in dead),
+            "alerts": alerts, "top_rules": {r: n for r, n in rules},
             "windows_emitted": windows_emitted(v for _, v, *_ in metrics),
             "metric_records": len(metrics),
-            "latency_p50_ms": round(row[2], 1) if row[2] is not None else None,
-            "latency_p99_ms": round(row[3], 1) if row[3] is not None else None}
+            "latency_p50_ms": round(p50, 1) if p50 is not None else None,
+            "latency_p99_ms": round(p99, 1) if p99 is not None else None}
 
 def windows_emitted(values: Iterable[bytes | None]) -> dict[str, int]:
     "Metric records per window size (`1m`, `5m`, `1h`) among `metrics.realtime` values."

@@ -182,9 +182,9 @@ def _rows(world: World, seed: int, fraud_rate: float) -> Iterator[tuple]:
             t = T_l[i]
             while heap and heap[0][0] <= t:
                 row = heapq.heappop(heap)[2]
-                if row[9] < 0:  # a legit purchase: the customer really was there
-                    c = row[1]
-                    last_t[c], last_lat[c], last_lng[c] = row[0], row[7], row[8]
+                t_row, c, _, _, _, _, _, lat_row, lng_row, pattern_row = row
+                if pattern_row < 0:  # a legit purchase: the customer really was there
+                    last_t[c], last_lat[c], last_lng[c] = t_row, lat_row, lng_row
                 yield row
             k, c = kind_l[i], cust_l[i]
             if k == 0 or k == K_TRAVEL:  # a legit purchase, wherever the customer is right now
@@ -319,12 +319,12 @@ def iter_events(
     sids = [s.store_id for s in world.stores]
     pids = [p.product_id for p in world.products]
     methods = world.profile.methods
-    for tid, r in _records(world, n, seed, fraud_rate, id_prefix):
-        ts = stamp(r[0]) if mode == "simulated" else datetime.now(tz).isoformat(timespec="milliseconds")
-        ev = {"transaction_id": tid, "customer_id": cids[r[1]], "store_id": sids[r[2]], "product_id": pids[r[3]],
-              "amount": f"{r[4]:.2f}", "currency": "BRL", "payment_method": methods[r[5]], "installments": r[6],
-              "latitude": round(r[7], 5), "longitude": round(r[8], 5), "timestamp": ts}
-        yield ev, Label(tid, r[9] >= 0, PATTERNS[r[9]] if r[9] >= 0 else None)
+    for tid, (t, c, s, p, amount, m, inst, lat, lng, pattern) in _records(world, n, seed, fraud_rate, id_prefix):
+        ts = stamp(t) if mode == "simulated" else datetime.now(tz).isoformat(timespec="milliseconds")
+        ev = {"transaction_id": tid, "customer_id": cids[c], "store_id": sids[s], "product_id": pids[p],
+              "amount": f"{amount:.2f}", "currency": "BRL", "payment_method": methods[m], "installments": inst,
+              "latitude": round(lat, 5), "longitude": round(lng, 5), "timestamp": ts}
+        yield ev, Label(tid, pattern >= 0, PATTERNS[pattern] if pattern >= 0 else None)
 
 # %% ../nbs/10_generator.ipynb #93e0d665
 QUANTILES = ("p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99")
@@ -407,13 +407,13 @@ def write_events(
     with open(paths["events"], "w", encoding="utf-8") as fe, open(paths["labels"], "w", encoding="utf-8") as fl:
         ev_buf: list[str] = []
         lb_buf: list[str] = []
-        for i, r in enumerate(itertools.islice(_rows(world, seed, rate), n)):  # same ids as `_records`
-            line = _LINE % (id_prefix, seed, i, cids[r[1]], sids[r[2]], pids[r[3]], r[4], methods[r[5]], r[6], r[7],
-                            r[8], stamp(r[0]))
+        rows = itertools.islice(_rows(world, seed, rate), n)
+        for i, (t, c, s, p, amount, m, inst, lat, lng, pattern) in enumerate(rows):  # same ids as `_records`
+            line = _LINE % (id_prefix, seed, i, cids[c], sids[s], pids[p], amount, methods[m], inst, lat, lng, stamp(t))
             if bad_rate and bad.random() < bad_rate:
                 line, n_bad = malformed(line[:-1], MALFORMED[bad.randrange(len(MALFORMED))]) + "\n", n_bad + 1
             ev_buf.append(line)
-            pc = r[9] + 1
+            pc = pattern + 1
             counts[pc] += 1
             lb_buf.append(_LABEL % (id_prefix, seed, i, "true" if pc else "false", pats[pc]))
             if len(ev_buf) >= 20_000:
