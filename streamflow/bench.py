@@ -43,9 +43,9 @@ from .config import Settings, load_config
 log = logging.getLogger("streamflow.bench")
 
 # %% auto #0
-__all__ = ['log', 'floor_score', 'topic_ends', 'read_records', 'floor_consume', 'marks_now', 'caught_up', 'wait_caught_up',
-           'bench_e2e', 'bronze_arrivals', 'bench_latency', 'silver_count', 'analyze_bronze', 'slowest',
-           'bench_warehouse', 'split_events', 'run_bench']
+__all__ = ['log', 'floor_score', 'read_records', 'floor_consume', 'marks_now', 'caught_up', 'wait_caught_up', 'bench_e2e',
+           'bronze_arrivals', 'bench_latency', 'silver_count', 'analyze_bronze', 'slowest', 'bench_warehouse',
+           'split_events', 'run_bench']
 
 # %% ../nbs/98_bench.ipynb #9da7701f
 def floor_score(
@@ -62,11 +62,6 @@ def floor_score(
             "cpu_seconds": round(s["cpu_seconds"], 3), "events_per_s": s["events"] / s["seconds"]}
 
 # %% ../nbs/98_bench.ipynb #a1827828
-def topic_ends(cfg: Settings, topic: str) -> dict[int, int]:
-    "Partition -> end offset (the next offset to be written) of `topic` now."
-    from streamflow.kafka_io import topic_offsets
-    return topic_offsets(cfg, topic)
-
 def read_records(
     cfg: Settings,
     topic: str,  # topic name
@@ -211,11 +206,11 @@ def bench_latency(
     "Produce `events_path` at `rate` events/s and measure event -> alert and event -> bronze latencies."
     from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 
-    from streamflow.kafka_io import produce_events
+    from streamflow.kafka_io import produce_events, topic_offsets
     t = cfg.kafka.topics
     base = marks_now(cfg)
-    start = topic_ends(cfg, t.transactions.name)
-    alerts_start = topic_ends(cfg, t.alerts.name)
+    start = topic_offsets(cfg, t.transactions.name)
+    alerts_start = topic_offsets(cfg, t.alerts.name)
     t0 = time.time()
     n = produce_events(cfg, events_path, rate=rate, progress=progress)
     produce_s = time.time() - t0
