@@ -69,6 +69,14 @@ def test_no_module_over_600_lines():
     assert {m: n for m, n in sizes.items() if n > MAX_LINES} == {}
 
 
+def test_no_tool_module_over_600_lines():
+    "The same bound for the Python beside the package: the deploy validator, the tools, the DAGs."
+    files = [*(ROOT / "deploy").rglob("*.py"), *(ROOT / "tools").glob("*.py"), *(ROOT / "dags").glob("*.py")]
+    assert files
+    sizes = {str(f.relative_to(ROOT)): len(f.read_text().splitlines()) for f in files}
+    assert {f: n for f, n in sizes.items() if n > MAX_LINES} == {}
+
+
 def test_every_module_has_a_layer():
     layered = {m for layer in LAYERS for m in layer}
     assert set(_modules()) == layered, "add new modules to LAYERS (and think about where they sit on the data path)"

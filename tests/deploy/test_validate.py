@@ -25,6 +25,26 @@ assert _spec and _spec.loader
 V = importlib.util.module_from_spec(_spec)
 sys.modules["deploy_validate"] = V
 _spec.loader.exec_module(V)
+
+from checks.budget import (  # noqa: E402
+    BUDGET_KEYS,
+    allocatable,
+    budget_report,
+    check_budget,
+    cpu,
+    flink_mem,
+    manifest_usage,
+    mem,
+    totals,
+    usage,
+)
+from checks.helm import check_airflow_values, check_prometheus_stack_values  # noqa: E402
+from checks.manifests import FLINK_ENTRY_POINTS, check_manifests, semantic_errors, validate_manifest  # noqa: E402
+from checks.metrics import check_metrics, dashboard_exprs, jmx_metric_names, known_metrics, metric_names, rule_exprs  # noqa: E402
+from checks.rendered import GENERATED_DASHBOARDS, GENERATED_TOPICS, check_rendered  # noqa: E402
+from checks.supply import check_docker, check_vendored, check_workflows  # noqa: E402
+from checks.terraform import _module_calls, check_hcl, check_manifest_modules, terraform_k8s_files  # noqa: E402
+
 SCHEMAS = ROOT / "deploy" / "schemas"
 
 
@@ -84,93 +104,93 @@ def flink_docs() -> list[dict]:
 
 def test_flink_wrong_field_type_fails():
     d = one("deploy/k8s/flink/fraud-detector.yaml", "FlinkSessionJob")
-    assert V.validate_manifest(d, SCHEMAS) == []
+    assert validate_manifest(d, SCHEMAS) == []
     d["spec"]["job"]["parallelism"] = "two"
-    errs = V.validate_manifest(d, SCHEMAS)
+    errs = validate_manifest(d, SCHEMAS)
     assert any(e.startswith("spec.job.parallelism") for e in errs), errs
     d = one("deploy/k8s/flink/fraud-detector.yaml", "FlinkSessionJob")
     d["spec"]["job"]["upgradeMode"] = "snapshot"
-    assert any("upgradeMode" in e for e in V.validate_manifest(d, SCHEMAS))
+    assert any("upgradeMode" in e for e in validate_manifest(d, SCHEMAS))
     d = one("deploy/k8s/flink/fraud-detector.yaml", "FlinkSessionJob")
     d["spec"]["clusterId"] = "streamflow-flink"  # FLIP-215's draft name of deploymentName: not in the CRD
-    assert any("clusterId" in e for e in V.validate_manifest(d, SCHEMAS))
+    assert any("clusterId" in e for e in validate_manifest(d, SCHEMAS))
 
 
 def test_flink_version_and_conventions():
     c = one("deploy/k8s/flink/session-cluster.yaml", "FlinkDeployment")
     assert c["spec"]["flinkVersion"] == "v2_2" and "job" not in c["spec"]  # a session cluster
-    assert V.validate_manifest(c, SCHEMAS) == [] and V.semantic_errors(c, flink_docs()) == []
+    assert validate_manifest(c, SCHEMAS) == [] and semantic_errors(c, flink_docs()) == []
     c["spec"]["flinkVersion"] = "v2_9"
-    assert any("flinkVersion" in e for e in V.validate_manifest(c, SCHEMAS))
+    assert any("flinkVersion" in e for e in validate_manifest(c, SCHEMAS))
     c = one("deploy/k8s/flink/session-cluster.yaml", "FlinkDeployment")
     c["spec"]["flinkConfiguration"]["taskmanager.numberOfTaskSlots"] = 3
     c["spec"]["flinkConfiguration"]["python.execution-mode"] = "process"
     del c["spec"]["flinkConfiguration"]["high-availability.type"]
     del c["spec"]["flinkConfiguration"]["classloader.parent-first-patterns.additional"]
-    errs = V.semantic_errors(c, [c])
+    errs = semantic_errors(c, [c])
     assert any("numberOfTaskSlots" in e for e in errs) and any("thread" in e for e in errs)
     assert any("HA" in e for e in errs) and any("pemja." in e for e in errs)
     d = one("deploy/k8s/flink/realtime-aggregator.yaml", "FlinkSessionJob")
     d["spec"]["job"]["args"] = ["-pym", "streamflow.jobs.nope", "--cluster"]
     d["spec"]["flinkConfiguration"]["kubernetes.operator.savepoint.history.max.count"] = 5
-    errs = V.semantic_errors(d, flink_docs())
+    errs = semantic_errors(d, flink_docs())
     assert any("spec.job.args" in e for e in errs) and any("history.max.count" in e for e in errs)
 
 
 def test_flink_jobs_match_entry_points():
     modules = {one(f"deploy/k8s/flink/{n}.yaml", "FlinkSessionJob")["spec"]["job"]["args"][1] for n in JOBS}
-    assert modules == set(V.FLINK_ENTRY_POINTS)
+    assert modules == set(FLINK_ENTRY_POINTS)
     for module in modules:  # each one is a real module with the main() the operator's PythonDriver runs
         spec = importlib.util.find_spec(module)
         assert spec and spec.origin and "def main(" in Path(spec.origin).read_text(), module
     d = one("deploy/k8s/flink/transaction-processor.yaml", "FlinkSessionJob")
     assert d["spec"]["job"]["args"][-1] == "--cluster"
     d["spec"]["job"]["args"] = d["spec"]["job"]["args"][:2]  # without --cluster main() would build a MiniCluster
-    assert any("spec.job.args" in e for e in V.semantic_errors(d, flink_docs()))
+    assert any("spec.job.args" in e for e in semantic_errors(d, flink_docs()))
 
 
 def test_session_jobs_target_the_session_cluster():
     docs = flink_docs()
     jobs = [d for d in docs if d["kind"] == "FlinkSessionJob"]
     assert len(jobs) == 3 and {j["spec"]["deploymentName"] for j in jobs} == {"streamflow-flink"}
-    assert all(V.semantic_errors(j, docs) == [] for j in jobs)
+    assert all(semantic_errors(j, docs) == [] for j in jobs)
     d = copy.deepcopy(jobs[0])
     d["spec"]["deploymentName"] = "fraud-cluster"  # no such FlinkDeployment
-    assert any("no FlinkDeployment" in e for e in V.semantic_errors(d, docs))
+    assert any("no FlinkDeployment" in e for e in semantic_errors(d, docs))
     d = copy.deepcopy(jobs[0])
     d["spec"]["job"]["jarURI"] = "local:///opt/flink/opt/flink-python-2.2.1.jar"  # the operator cannot fetch local://
     d["spec"]["job"]["upgradeMode"] = "stateless"
     del d["spec"]["flinkConfiguration"]["execution.checkpointing.savepoint-dir"]
-    errs = V.semantic_errors(d, docs)
+    errs = semantic_errors(d, docs)
     assert any("jarURI" in e for e in errs) and any("savepoint" in e for e in errs)
     assert any("savepoint-dir" in e for e in errs)
     d = copy.deepcopy(jobs[1])  # two jobs must not share a checkpoint directory
     d["spec"]["flinkConfiguration"]["execution.checkpointing.dir"] = \
         jobs[0]["spec"]["flinkConfiguration"]["execution.checkpointing.dir"]
-    assert any("its own execution.checkpointing.dir" in e for e in V.semantic_errors(d, [x for x in docs if x is not jobs[1]] + [d]))
+    assert any("its own execution.checkpointing.dir" in e for e in semantic_errors(d, [x for x in docs if x is not jobs[1]] + [d]))
     app = copy.deepcopy(next(x for x in docs if x["kind"] == "FlinkDeployment"))
     app["spec"]["job"] = {"jarURI": "local:///opt/flink/opt/flink-python-2.2.1.jar", **jobs[0]["spec"]["job"]}
-    assert any("application cluster" in e for e in V.semantic_errors(jobs[0], [app] + jobs))
+    assert any("application cluster" in e for e in semantic_errors(jobs[0], [app] + jobs))
 
 
 def test_kafkatopic_partitions_as_string_fails():
     t = docs_of("deploy/k8s/kafka/topics.yaml")[0]
-    assert V.validate_manifest(t, SCHEMAS) == []
+    assert validate_manifest(t, SCHEMAS) == []
     t["spec"]["partitions"] = "3"
-    assert any(e.startswith("spec.partitions") for e in V.validate_manifest(t, SCHEMAS))
+    assert any(e.startswith("spec.partitions") for e in validate_manifest(t, SCHEMAS))
 
 
 def test_strimzi_v1beta2_is_not_served_by_strimzi_1x():
     k = one("deploy/k8s/kafka/kafka.yaml", "Kafka")
     k["apiVersion"] = "kafka.strimzi.io/v1beta2"
-    errs = V.validate_manifest(k, SCHEMAS)
+    errs = validate_manifest(k, SCHEMAS)
     assert errs and "not served" in errs[0]
 
 
 def test_unknown_crd_field_fails_strictly():
     k = one("deploy/k8s/kafka/kafka.yaml", "Kafka")
     k["spec"]["kafka"]["replicas"] = 1  # v1 moved replicas to KafkaNodePool
-    assert any("replicas" in e for e in V.validate_manifest(k, SCHEMAS))
+    assert any("replicas" in e for e in validate_manifest(k, SCHEMAS))
 
 
 def test_deployment_missing_containers_fails():
@@ -178,18 +198,18 @@ def test_deployment_missing_containers_fails():
            "spec": {"selector": {"matchLabels": {"a": "b"}},
                     "template": {"metadata": {"labels": {"a": "b"}},
                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
-    assert V.validate_manifest(dep, SCHEMAS) == []
+    assert validate_manifest(dep, SCHEMAS) == []
     del dep["spec"]["template"]["spec"]["containers"]
-    errs = V.validate_manifest(dep, SCHEMAS)
+    errs = validate_manifest(dep, SCHEMAS)
     assert errs and "containers" in errs[0]
 
 
 def test_core_kind_unknown_field_and_unknown_kind_fail():
     pvc = one("deploy/k8s/flink/state-pvc.yaml", "PersistentVolumeClaim")
-    assert V.validate_manifest(pvc, SCHEMAS) == []
+    assert validate_manifest(pvc, SCHEMAS) == []
     pvc["spec"]["acessModes"] = pvc["spec"].pop("accessModes")
-    assert V.validate_manifest(pvc, SCHEMAS)
-    assert "no schema" in V.validate_manifest({"apiVersion": "example.com/v1", "kind": "Gadget"}, SCHEMAS)[0]
+    assert validate_manifest(pvc, SCHEMAS)
+    assert "no schema" in validate_manifest({"apiVersion": "example.com/v1", "kind": "Gadget"}, SCHEMAS)[0]
 
 
 def test_cnpg_and_monitoring_resources_validate_and_fail_when_broken():
@@ -197,28 +217,28 @@ def test_cnpg_and_monitoring_resources_validate_and_fail_when_broken():
     assert {r["name"] for r in c["spec"]["managed"]["roles"]} >= {"streamflow_writer", "streamflow_transform",
                                                                    "streamflow_reader"}
     c["spec"]["instances"] = "one"
-    assert any(e.startswith("spec.instances") for e in V.validate_manifest(c, SCHEMAS))
+    assert any(e.startswith("spec.instances") for e in validate_manifest(c, SCHEMAS))
     sb = one("deploy/k8s/postgres/cluster.yaml", "ScheduledBackup")
     sb["spec"]["method"] = "tape"
-    assert any("spec.method" in e for e in V.validate_manifest(sb, SCHEMAS))
+    assert any("spec.method" in e for e in validate_manifest(sb, SCHEMAS))
     rule = one("deploy/k8s/monitoring/prometheusrule.yaml", "PrometheusRule")
     rule["spec"]["groups"][0]["rules"][0]["for"] = "five minutes"
-    assert V.validate_manifest(rule, SCHEMAS)
+    assert validate_manifest(rule, SCHEMAS)
     store = one("deploy/k8s/postgres/cluster.yaml", "ObjectStore")
     del store["spec"]["configuration"]["destinationPath"]
-    assert any("destinationPath" in e for e in V.validate_manifest(store, SCHEMAS))
+    assert any("destinationPath" in e for e in validate_manifest(store, SCHEMAS))
 
 
 def test_yaml_that_does_not_parse_is_reported(tree):
     (tree / "deploy" / "k8s" / "kafka" / "broken.yaml").write_text("kind: [unclosed\n")
-    findings = V.check_manifests(tree)
+    findings = check_manifests(tree)
     assert any(f.where == "parse" and "broken.yaml" in f.path for f in findings)
 
 
 def test_wrong_namespace_is_reported(tree):
     p = tree / "deploy" / "k8s" / "kafka" / "kafka.yaml"
     p.write_text(p.read_text().replace("namespace: streamflow-kafka", "namespace: default", 1))
-    assert any("namespace" in f.message for f in V.check_manifests(tree))
+    assert any("namespace" in f.message for f in check_manifests(tree))
 
 
 # ------------------------------------------------------------------ topics: one source of truth
@@ -237,28 +257,28 @@ def test_topics_are_generated_from_config():
 
 
 def test_topics_drift_from_config_is_caught(tree):
-    assert V.check_rendered(tree) == []
+    assert check_rendered(tree) == []
     cfg = tree / "config" / "default.yaml"
     cfg.write_text(cfg.read_text().replace("partitions: 3", "partitions: 6", 1))
-    findings = V.check_rendered(tree)
-    assert [f.path for f in findings] == [str(V.GENERATED_TOPICS)]
+    findings = check_rendered(tree)
+    assert [f.path for f in findings] == [str(GENERATED_TOPICS)]
     assert V.main(["--root", str(tree), "--render"]) == 0  # re-rendering fixes it
     assert {d["spec"]["topicName"]: d["spec"]["partitions"] for d in
-            yaml.safe_load_all((tree / V.GENERATED_TOPICS).read_text())}["transactions.raw"] == 6
+            yaml.safe_load_all((tree / GENERATED_TOPICS).read_text())}["transactions.raw"] == 6
 
 
 # ------------------------------------------------------------------ dashboards and metric names
 def test_metric_names_parser():
-    assert V.metric_names('sum by (topic) (rate(kafka_server_brokertopicmetrics_messagesin_total{topic="a.b"}[5m]))') \
+    assert metric_names('sum by (topic) (rate(kafka_server_brokertopicmetrics_messagesin_total{topic="a.b"}[5m]))') \
         == {"kafka_server_brokertopicmetrics_messagesin_total"}
-    assert V.metric_names("a_total / clamp_min(sum(increase(b_count[1h])), 1) > 0.05") == {"a_total", "b_count"}
-    assert V.metric_names("time() - max(x_ts) > 36 * 3600") == {"x_ts"}
-    assert V.metric_names("sum(rate(m[$__rate_interval])) * 60 and on (job) up == 1") == {"m", "up"}
-    assert V.metric_names('max by (job_name) (f{x=~"a|b"}) < 1 or absent(g) unless h offset 5m') == {"f", "g", "h"}
+    assert metric_names("a_total / clamp_min(sum(increase(b_count[1h])), 1) > 0.05") == {"a_total", "b_count"}
+    assert metric_names("time() - max(x_ts) > 36 * 3600") == {"x_ts"}
+    assert metric_names("sum(rate(m[$__rate_interval])) * 60 and on (job) up == 1") == {"m", "up"}
+    assert metric_names('max by (job_name) (f{x=~"a|b"}) < 1 or absent(g) unless h offset 5m') == {"f", "g", "h"}
 
 
 def test_four_dashboards_in_sidecar_configmaps():
-    cms = docs_of(str(V.GENERATED_DASHBOARDS))
+    cms = docs_of(str(GENERATED_DASHBOARDS))
     titles = set()
     for cm in cms:
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -269,11 +289,11 @@ def test_four_dashboards_in_sidecar_configmaps():
 
 
 def test_dashboards_use_only_known_metrics():
-    known = V.known_metrics(ROOT)
-    used = {n for _, _, e in V.dashboard_exprs(ROOT) for n in V.metric_names(e)}
+    known = known_metrics(ROOT)
+    used = {n for _, _, e in dashboard_exprs(ROOT) for n in metric_names(e)}
     assert used and used <= set(known), sorted(used - set(known))
     # every exporter feeds at least one dashboard or alert
-    used |= {n for _, _, e in V.rule_exprs(ROOT) for n in V.metric_names(e)}
+    used |= {n for _, _, e in rule_exprs(ROOT) for n in metric_names(e)}
     assert {known[n].split(" ")[0] for n in used} >= {"kafka-exporter", "kafka-jmx", "flink-prometheus-reporter",
                                                        "cloudnative-pg", "airflow-statsd-exporter",
                                                        "kubelet-and-kube-state-metrics"}
@@ -284,7 +304,7 @@ def test_unknown_dashboard_metric_is_caught(tree):
     dash = json.loads(p.read_text())
     dash["panels"][0]["targets"][0]["expr"] = "sum(rate(kafka_messages_in_per_sec[5m]))"
     p.write_text(json.dumps(dash))
-    findings = V.check_metrics(tree)
+    findings = check_metrics(tree)
     assert any("kafka_messages_in_per_sec" in f.message for f in findings)
 
 
@@ -309,7 +329,7 @@ def test_alerts_cover_the_design():
 
 def test_flink_custom_metric_names_follow_the_reporter_rules():
     "Operator scope + user group 'streamflow' (+ key group 'rule') + counter name, joined by underscores."
-    known = V.known_metrics(ROOT)
+    known = known_metrics(ROOT)
     scope = "flink_taskmanager_job_task_operator"
     for counter in ("events_validated", "events_dead_lettered", "alerts_emitted"):
         assert f"{scope}_streamflow_{counter}" in known
@@ -330,7 +350,7 @@ def test_airflow_metric_stems_exist_in_airflow_sources():
 
 
 def test_kafka_jmx_rule_names_are_read_from_the_configmap():
-    names = V.jmx_metric_names(ROOT)
+    names = jmx_metric_names(ROOT)
     assert "kafka_server_brokertopicmetrics_messagesin_total" in names
     assert all(re.fullmatch(r"kafka_[a-z_]+", n) for n in names)
 
@@ -343,7 +363,7 @@ def test_airflow_values_schema(tree):
     values["scheduler"]["replicas"] = "one"
     values["unknownTopLevel"] = True
     p.write_text(yaml.safe_dump(values))
-    findings = V.check_airflow_values(tree)
+    findings = check_airflow_values(tree)
     assert any("scheduler.replicas" in f.message for f in findings)
     assert any("unknownTopLevel" in f.message for f in findings)
 
@@ -351,36 +371,36 @@ def test_airflow_values_schema(tree):
 def test_prometheus_stack_unknown_key(tree):
     p = tree / "deploy" / "k8s" / "helm-values" / "kube-prometheus-stack.yaml"
     p.write_text(p.read_text() + "prometheusOperater: {enabled: true}\n")
-    assert [f.where for f in V.check_prometheus_stack_values(tree)] == ["prometheusOperater"]
+    assert [f.where for f in check_prometheus_stack_values(tree)] == ["prometheusOperater"]
 
 
 def test_hcl_parse_pin_and_order_failures(tree):
     tf = tree / "deploy" / "terraform" / "modules" / "airflow" / "main.tf"
     tf.write_text(tf.read_text().replace('  version    = var.chart_versions["airflow"]\n', ""))
-    assert any("pinned" in f.message for f in V.check_hcl(tree))
+    assert any("pinned" in f.message for f in check_hcl(tree))
     tg = tree / "deploy" / "terraform" / "environments" / "dev" / "monitoring" / "terragrunt.hcl"
     tg.write_text(tg.read_text().replace('"../airflow"', '"../namespaces"'))
-    assert any("design order" in f.message for f in V.check_hcl(tree))
+    assert any("design order" in f.message for f in check_hcl(tree))
     (tree / "deploy" / "terraform" / "modules" / "monitoring" / "broken.tf").write_text('resource "x" "y" {\n a = \n}\n')
-    assert any(f.where == "parse" for f in V.check_hcl(tree))
+    assert any(f.where == "parse" for f in check_hcl(tree))
 
 
 def test_budget_is_the_design_budget():
     "The enforced request budget is the design's (issue 7), with a small tolerance and no residual."
     budget = yaml.safe_load((ROOT / "deploy" / "budget.yaml").read_text())
-    assert V.cpu(budget["requests"]["cpu"]) == 1.3 and V.mem(budget["requests"]["memory"]) == V.mem("2.7Gi")
+    assert cpu(budget["requests"]["cpu"]) == 1.3 and mem(budget["requests"]["memory"]) == mem("2.7Gi")
     assert 0 <= budget["tolerance"] <= 0.05
-    assert set(budget) <= V.BUDGET_KEYS and "accepted_residual" not in budget
-    items, _ = V.usage(ROOT)
-    t = V.totals(items)
+    assert set(budget) <= BUDGET_KEYS and "accepted_residual" not in budget
+    items, _ = usage(ROOT)
+    t = totals(items)
     # the committed tree fits the bare budget: the tolerance is headroom, not used
-    assert t["req_cpu"] <= 1.3 and t["req_mem"] <= V.mem("2.7Gi"), (t["req_cpu"], t["req_mem"] / 2**20)
-    _, alloc_mem = V.allocatable(budget)
+    assert t["req_cpu"] <= 1.3 and t["req_mem"] <= mem("2.7Gi"), (t["req_cpu"], t["req_mem"] / 2**20)
+    _, alloc_mem = allocatable(budget)
     assert t["lim_mem"] <= alloc_mem * budget["memory_limit_overcommit"] <= alloc_mem * 1.25
 
 
 def test_budget_counts_the_session_cluster():
-    items, _ = V.usage(ROOT)
+    items, _ = usage(ROOT)
     by = {u.name: u for u in items}
     # one JobManager and one 3-slot TaskManager for the three parallelism-1 session jobs
     assert by["flink/streamflow-flink/jobmanager"].req_mem == 448 * 2**20
@@ -393,7 +413,7 @@ def test_budget_counts_the_session_cluster():
     for d in docs:
         if d["kind"] == "FlinkSessionJob":
             d["spec"]["job"]["parallelism"] = 2  # 6 slots: two TaskManagers
-    tms = {u.name: u for u in V.manifest_usage(docs)}
+    tms = {u.name: u for u in manifest_usage(docs)}
     assert tms["flink/streamflow-flink/taskmanager x2"].req_mem == 2 * 768 * 2**20
     assert by["kube-prometheus-stack/prometheusOperator.prometheusConfigReloader.resources x2"].count == 2
     # dropped on purpose: no User Operator (no client authenticates), no triggerer (nothing defers)
@@ -401,15 +421,15 @@ def test_budget_counts_the_session_cluster():
 
 
 def test_budget_violations_fail(tree):
-    assert V.check_budget(tree) == []
+    assert check_budget(tree) == []
     p = tree / "deploy" / "k8s" / "helm-values" / "kube-prometheus-stack.yaml"
     text = p.read_text()
     p.write_text(text.replace("requests: {cpu: 100m, memory: 192Mi}", "requests: {cpu: 100m, memory: 384Mi}"))
-    assert [f.where for f in V.check_budget(tree)] == ["requests.memory"]  # +192 MiB breaks the design budget
+    assert [f.where for f in check_budget(tree)] == ["requests.memory"]  # +192 MiB breaks the design budget
     p.write_text(text.replace("requests: {cpu: 100m, memory: 192Mi}", "requests: {cpu: 400m, memory: 192Mi}"))
-    assert [f.where for f in V.check_budget(tree)] == ["requests.cpu"]
+    assert [f.where for f in check_budget(tree)] == ["requests.cpu"]
     p.write_text(text.replace('limits: {cpu: "1", memory: 640Mi}', 'limits: {cpu: "1", memory: 9Gi}'))
-    wheres = {f.where for f in V.check_budget(tree)}
+    wheres = {f.where for f in check_budget(tree)}
     assert {"limits.memory", "kube-prometheus-stack/prometheus.prometheusSpec.resources"} <= wheres
     p.write_text(text)
     b = tree / "deploy" / "budget.yaml"
@@ -417,16 +437,16 @@ def test_budget_violations_fail(tree):
     b.write_text(budget_text.replace("tolerance: 0.05", "tolerance: 0.5"))
     assert any("tolerance" in f.message for f in V.run_all(tree)["budget"])
     b.write_text(budget_text + "accepted_residual: {memory: 1Gi}\n")  # a residual cannot come back silently
-    assert [f.where for f in V.check_budget(tree)] == ["accepted_residual"]
+    assert [f.where for f in check_budget(tree)] == ["accepted_residual"]
     b.write_text(budget_text)
-    assert V.check_budget(tree) == []
+    assert check_budget(tree) == []
 
 
 def test_over_budget_manifest_fails(tree):
     "A manifest that grows past the budget fails, even one the operator sizes (TaskManager process size)."
     sc = tree / "deploy" / "k8s" / "flink" / "session-cluster.yaml"
     sc.write_text(sc.read_text().replace("resource: {cpu: 0.3, memory: 768m}", "resource: {cpu: 0.3, memory: 1024m}"))
-    assert [f.where for f in V.check_budget(tree)] == ["requests.memory"]
+    assert [f.where for f in check_budget(tree)] == ["requests.memory"]
     bad = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tree), "--budget"], capture_output=True, text=True)
     assert bad.returncode == 1 and "OVER against the bare design budget" in bad.stdout
 
@@ -437,68 +457,68 @@ def test_switched_off_and_uncounted_components_fail(tree):
     values = yaml.safe_load(v.read_text())
     values["triggerer"] = {"enabled": True, "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}}}
     v.write_text(yaml.safe_dump(values))
-    assert [f.where for f in V.check_budget(tree)] == ["airflow/triggerer.resources"]
+    assert [f.where for f in check_budget(tree)] == ["airflow/triggerer.resources"]
     values["triggerer"] = {"enabled": False}
     values["statsd"]["enabled"] = False
     v.write_text(yaml.safe_dump(values))
-    assert [f.where for f in V.check_budget(tree)] == ["airflow/statsd.resources"]
+    assert [f.where for f in check_budget(tree)] == ["airflow/statsd.resources"]
 
 
 def test_budget_report_states_the_headroom():
-    report = V.budget_report(ROOT)
+    report = budget_report(ROOT)
     assert "design budget 1.3 CPU / 2.7Gi" in report and "x allocatable" in report
     assert "headroom against the bare design budget" in report and "WARNING" not in report
 
 
 def test_quantities():
-    assert V.cpu("250m") == 0.25 and V.cpu(2) == 2.0
-    assert V.mem("512Mi") == 512 * 2**20 and V.mem("9.7GB") == 9.7e9 and V.mem("1Gi") == 2**30
-    assert V.flink_mem("768m") == 768 * 2**20
+    assert cpu("250m") == 0.25 and cpu(2) == 2.0
+    assert mem("512Mi") == 512 * 2**20 and mem("9.7GB") == 9.7e9 and mem("1Gi") == 2**30
+    assert flink_mem("768m") == 768 * 2**20
 
 
 def test_vendored_schema_tamper_is_caught(tmp_path):
     shutil.copytree(SCHEMAS, tmp_path / "deploy" / "schemas")
-    assert V.check_vendored(tmp_path) == []
+    assert check_vendored(tmp_path) == []
     f = tmp_path / "deploy" / "schemas" / "airflow-chart" / "1.21.0" / "Chart.yaml"
     f.write_text(f.read_text() + "\n# edited\n")
-    assert [x.path for x in V.check_vendored(tmp_path)] == ["deploy/schemas/airflow-chart/1.21.0/Chart.yaml"]
+    assert [x.path for x in check_vendored(tmp_path)] == ["deploy/schemas/airflow-chart/1.21.0/Chart.yaml"]
 
 
 def test_docker_and_version_consistency_failures(tree):
-    assert V.check_docker(tree) == []
+    assert check_docker(tree) == []
     df = tree / "deploy" / "docker" / "airflow.Dockerfile"
     df.write_text(df.read_text().replace("COPY --chown=airflow:0 sql ", "COPY --chown=airflow:0 sqls "))
     sc = tree / "deploy" / "k8s" / "flink" / "session-cluster.yaml"
     sc.write_text(sc.read_text().replace("streamflow-flink:0", "streamflow-flink:9.9.9-0"))
     fl = tree / "deploy" / "docker" / "flink.Dockerfile"
     fl.write_text(fl.read_text().replace(" && cp /opt/flink/opt/flink-python-2.2.1.jar /opt/flink/lib/ \\\n", ""))
-    wheres = {f.where for f in V.check_docker(tree)}
+    wheres = {f.where for f in check_docker(tree)}
     assert {"COPY sqls", "spec.image", "flink-python"} <= wheres
 
 
 def test_flink_python_must_be_copied_not_moved(tree):
     fl = tree / "deploy" / "docker" / "flink.Dockerfile"
     fl.write_text(fl.read_text().replace("&& cp /opt/flink/opt/flink-python", "&& mv /opt/flink/opt/flink-python"))
-    msgs = [f.message for f in V.check_docker(tree) if f.where == "flink-python"]
+    msgs = [f.message for f in check_docker(tree) if f.where == "flink-python"]
     assert any("stay in /opt/flink/opt" in m for m in msgs) and any("copied to /opt/flink/lib" in m for m in msgs)
 
 
 def test_ci_must_run_make_test(tree):
-    assert V.check_workflows(tree) == []
+    assert check_workflows(tree) == []
     ci = tree / ".github" / "workflows" / "ci.yaml"
     ci.write_text(ci.read_text().replace("run: make test", "run: pytest"))
-    assert [f.where for f in V.check_workflows(tree)] == ["steps"]
+    assert [f.where for f in check_workflows(tree)] == ["steps"]
 
 
 def test_every_manifest_is_applied_by_terraform(tree):
-    applied = V.terraform_k8s_files(ROOT)
+    applied = terraform_k8s_files(ROOT)
     assert applied["kafka/topics.yaml"] == "strimzi-kafka" and applied["flink/fraud-detector.yaml"] == "flink-operator"
     assert applied["flink/session-cluster.yaml"] == "flink-operator"
     extra = tree / "deploy" / "k8s" / "postgres" / "pooler.yaml"
     extra.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: streamflow-data}\n")
     tf = tree / "deploy" / "terraform" / "modules" / "strimzi-kafka" / "main.tf"
     tf.write_text(tf.read_text().replace('/kafka/topics.yaml"', '/kafka/topic.yaml"'))
-    found = {(f.path, f.message) for f in V.check_hcl(tree)}
+    found = {(f.path, f.message) for f in check_hcl(tree)}
     assert ("deploy/k8s/postgres/pooler.yaml", "no Terraform module applies this file") in found
     assert ("deploy/k8s/kafka/topics.yaml", "no Terraform module applies this file") in found
     assert ("deploy/terraform/modules/strimzi-kafka", "reads a deploy/k8s file that does not exist") in found
@@ -507,22 +527,22 @@ def test_every_manifest_is_applied_by_terraform(tree):
 def test_four_units_apply_their_manifests_through_the_shared_module(tree):
     "strimzi-kafka, flink-operator, cloudnativepg and monitoring each call modules/manifests after their operator."
     modules = ROOT / "deploy" / "terraform" / "modules"
-    calls = {tf.parent.name: dict(V._module_calls(tf)) for tf in modules.glob("*/main.tf")}
+    calls = {tf.parent.name: dict(_module_calls(tf)) for tf in modules.glob("*/main.tf")}
     users = {m for m, c in calls.items() if c}
     assert users == {"strimzi-kafka", "flink-operator", "cloudnativepg", "monitoring"}
     for m in users:
         (body,) = calls[m].values()
         assert any("helm_release." in str(d) for d in body["depends_on"]), m
         assert 'resource "kubectl_manifest"' not in (modules / m / "main.tf").read_text(), m  # no copy of the pattern
-    assert V.check_manifest_modules(tree) == []
+    assert check_manifest_modules(tree) == []
     tf = tree / "deploy" / "terraform" / "modules" / "monitoring" / "main.tf"
     tf.write_text(tf.read_text().replace("  depends_on = [helm_release.kube_prometheus_stack]\n", ""))
-    assert [f.where for f in V.check_manifest_modules(tree)] == ["module.manifests"]
+    assert [f.where for f in check_manifest_modules(tree)] == ["module.manifests"]
     shared = tree / "deploy" / "terraform" / "modules" / "manifests" / "main.tf"
     shared.write_text(shared.read_text() + '\nlocals { extra = file("${var.k8s_dir}/kafka/users.yaml") }\n')
-    assert "deploy/terraform/modules/manifests" in {f.path for f in V.check_manifest_modules(tree)}
+    assert "deploy/terraform/modules/manifests" in {f.path for f in check_manifest_modules(tree)}
     shutil.rmtree(shared.parent)
-    assert [f.message for f in V.check_hcl(tree)] == ["the shared manifests module is missing"]
+    assert [f.message for f in check_hcl(tree)] == ["the shared manifests module is missing"]
 
 
 def _flink_memory(tmp_path: Path, conf: dict, mode: str) -> dict[str, int]:
