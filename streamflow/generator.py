@@ -97,190 +97,256 @@ def _next_time_at_hour(t: float, hour: float) -> float:
     return cand if cand > t else cand + 86400
 
 # %% ../nbs/10_generator.ipynb #6e1f016f
-_CHUNK = 8192
+_CHUNK = 8192  # events drawn per vectorised batch
 
-def _rows(world: World, seed: int, fraud_rate: float) -> Iterator[tuple]:
-    "Endless events as tuples (t, customer, store, product, amount, method, installments, lat, lng, pattern), in time order."
-    b, h, prof = world.behaviour, world.habits, world.profile
-    ss = np.random.SeedSequence([seed, 1])
-    rng = np.random.default_rng(ss)
-    rnd = random.Random(int(ss.generate_state(1)[0]))
-    n_cust = len(world.customers)
-    clock = WeekClock(prof, world.start, b.events_per_customer_day * 7 * max(int(np.count_nonzero(h.activity)), 1))
-    cond = np.cumsum(h.activity[:, None] * h.hour_profile, axis=0)  # P(customer | hour), cumulative per hour
-    cond = np.ascontiguousarray((cond / cond[-1]).T)
-    black = np.array(sorted(i for i, cu in enumerate(world.customers) if cu.customer_id in world.blacklist), dtype=int)
-    q = _fraud_probs(b, fraud_rate, len(black) > 0)
-    kcum = np.cumsum(np.r_[1.0 - q.sum(), q])
-    store_cdf, product_cdf = np.cumsum(world.store_weights), np.cumsum(world.product_weights)
-    store_l, product_l = store_cdf.tolist(), product_cdf.tolist()
-    method_cdf, inst_cdf = np.cumsum(prof.method_shares), np.cumsum(prof.installment_shares)
-    state_l = np.cumsum(prof.state_shares).tolist()
-    cc = prof.methods.index("credit_card")
-    inst_values = prof.installments
-    low_hours = np.argsort(h.hour_profile, axis=1)[:, :3].tolist()
-    s_lat, s_lng = prof.state_lat.tolist(), prof.state_lng.tolist()
-    s_lat_sd, s_lng_sd = prof.state_lat_sd.tolist(), prof.state_lng_sd.tolist()
-    state_shares = prof.state_shares.tolist()
-    home_lat, home_lng = h.lat.tolist(), h.lng.tolist()
-    typical, pref, hsd, mu = h.typical_amount.tolist(), h.pref_hour.tolist(), h.hour_sd.tolist(), h.mu.tolist()
-    inf = float("inf")
-    last_t, last_lat, last_lng = [-inf] * n_cust, home_lat[:], home_lng[:]
-    away_until, away_lat, away_lng = [0.0] * n_cust, [0.0] * n_cust, [0.0] * n_cust
-    busy_until = [-inf] * n_cust
-    heap: list = []
-    seq = 0
-    v, jit = b.travel_kmh, b.home_jitter_deg
-    nst, npr, n_states = len(store_l), len(product_l), len(state_l)
-    P_SPIKE, P_BURST, P_TRAVEL, P_ODD, P_BLACK, P_ATO = range(len(PATTERNS))
-    K_TRAVEL, trip_p, session_p = 1 + P_TRAVEL, b.trip_p, b.session_p  # locals: this loop runs once per event
 
-    def push(row: tuple) -> None:
-        nonlocal seq
-        heapq.heappush(heap, (row[0], seq, row))
-        seq += 1
+class _Shop:
+    """The simulation's state: where each customer is, when they last bought, and the incidents queued for later.
 
-    def pick(cdf: list, n: int) -> int:
-        return min(bisect.bisect_right(cdf, rnd.random()), n - 1)
+    Each batch of `_CHUNK` slots is drawn with numpy at once (time, pattern, customer, amount, store, payment);
+    then each slot becomes one legit purchase (`legit`, which may start a trip, a session or an impossible-travel
+    pair) or one fraud incident (a method per pattern). Rows that happen later wait in a heap, so `rows` yields
+    them in time order."""
 
-    def far_place(c: int) -> tuple[float, float]:  # where a fraudster works from: a city `fraud_km` from the victim
-        lo, hi = b.fraud_km
-        cand = [j for j in range(n_states) if lo <= haversine_km(home_lat[c], home_lng[c], s_lat[j], s_lng[j]) <= hi]
-        if not cand:
-            return _offset_point(home_lat[c], home_lng[c], rnd.uniform(lo, hi), rnd.uniform(0, 2 * math.pi))
-        j = rnd.choices(cand, weights=[state_shares[x] for x in cand])[0]
-        return s_lat[j] + rnd.gauss(0, 0.3) * s_lat_sd[j], s_lng[j] + rnd.gauss(0, 0.3) * s_lng_sd[j]
+    def __init__(self, world: World, seed: int, fraud_rate: float):
+        b, h, prof = self.b, self.h, self.prof = world.behaviour, world.habits, world.profile
+        ss = np.random.SeedSequence([seed, 1])
+        self.rng = np.random.default_rng(ss)
+        self.rnd = random.Random(int(ss.generate_state(1)[0]))
+        n = self.n_cust = len(world.customers)
+        self.clock = WeekClock(prof, world.start, b.events_per_customer_day * 7 * max(int(np.count_nonzero(h.activity)), 1))
+        cond = np.cumsum(h.activity[:, None] * h.hour_profile, axis=0)  # P(customer | hour), cumulative per hour
+        self.cond = np.ascontiguousarray((cond / cond[-1]).T)
+        self.black = np.array(sorted(i for i, cu in enumerate(world.customers) if cu.customer_id in world.blacklist),
+                              dtype=int)
+        q = _fraud_probs(b, fraud_rate, len(self.black) > 0)
+        self.kcum = np.cumsum(np.r_[1.0 - q.sum(), q])
+        self.store_cdf, self.product_cdf = np.cumsum(world.store_weights), np.cumsum(world.product_weights)
+        self.store_l, self.product_l = self.store_cdf.tolist(), self.product_cdf.tolist()
+        self.method_cdf, self.inst_cdf = np.cumsum(prof.method_shares), np.cumsum(prof.installment_shares)
+        self.state_l = np.cumsum(prof.state_shares).tolist()
+        self.cc = prof.methods.index("credit_card")
+        self.low_hours = np.argsort(h.hour_profile, axis=1)[:, :3].tolist()
+        self.s_lat, self.s_lng = prof.state_lat.tolist(), prof.state_lng.tolist()
+        self.s_lat_sd, self.s_lng_sd = prof.state_lat_sd.tolist(), prof.state_lng_sd.tolist()
+        self.state_shares = prof.state_shares.tolist()
+        self.home_lat, self.home_lng = h.lat.tolist(), h.lng.tolist()
+        self.typical, self.pref, self.hsd, self.mu = h.typical_amount.tolist(), h.pref_hour.tolist(), h.hour_sd.tolist(), h.mu.tolist()
+        # per customer: the last legit purchase (time, place), a trip away from home, a shopping session's end
+        self.last_t, self.last_lat, self.last_lng = [-math.inf] * n, self.home_lat[:], self.home_lng[:]
+        self.away_until, self.away_lat, self.away_lng = [0.0] * n, [0.0] * n, [0.0] * n
+        self.busy_until = [-math.inf] * n
+        self.heap: list = []
+        self.seq = 0
+        self.nst, self.npr, self.n_states = len(self.store_l), len(self.product_l), len(self.state_l)
+        self.incident = {1 + PATTERNS.index(name): fn for name, fn in (
+            ("amount_spike", self.spike), ("velocity_burst", self.burst), ("odd_hour", self.odd_hour),
+            ("blacklisted", self.blacklisted), ("account_takeover", self.takeover))}
+        self.k_travel = 1 + PATTERNS.index("impossible_travel")
 
-    while True:
-        S = _CHUNK
-        T, hour = clock.draw(rng, S)
-        kind = np.minimum(np.searchsorted(kcum, rng.random(S), side="right"), len(PATTERNS))
+    def rows(self) -> Iterator[tuple]:
+        "Endless rows (t, customer, store, product, amount, method, installments, lat, lng, pattern), in time order."
+        heap, last_t, last_lat, last_lng = self.heap, self.last_t, self.last_lat, self.last_lng
+        k_travel, legit, incident = self.k_travel, self.legit, self.incident
+        while True:
+            T, kind, cust = self.draw()
+            for i in range(_CHUNK):
+                t = T[i]
+                while heap and heap[0][0] <= t:
+                    row = heapq.heappop(heap)[2]
+                    t_row, c, _, _, _, _, _, lat_row, lng_row, pattern_row = row
+                    if pattern_row < 0:  # a legit purchase: the customer really was there
+                        last_t[c], last_lat[c], last_lng[c] = t_row, lat_row, lng_row
+                    yield row
+                k = kind[i]
+                if k == 0 or k == k_travel:
+                    yield legit(i, t, cust[i], k)
+                else:
+                    incident[k](i, t, cust[i], k - 1)
+
+    def draw(self) -> tuple[list, list, list]:
+        "One batch of slots, vectorised: times, pattern slots (0 = legit), customers; the rest kept for `legit` and co."
+        rng, b, h, S = self.rng, self.b, self.h, _CHUNK
+        T, hour = self.clock.draw(rng, S)
+        kind = np.minimum(np.searchsorted(self.kcum, rng.random(S), side="right"), len(PATTERNS))
         u = rng.random(S)
         cust = np.zeros(S, dtype=int)
         for hr in range(24):
             sel = hour == hr
             if sel.any():
-                cust[sel] = np.searchsorted(cond[hr], u[sel], side="right")
-        cust = np.minimum(cust, n_cust - 1)
-        isb = kind == 1 + P_BLACK
+                cust[sel] = np.searchsorted(self.cond[hr], u[sel], side="right")
+        cust = np.minimum(cust, self.n_cust - 1)
+        isb = kind == 1 + PATTERNS.index("blacklisted")
         if isb.any():
-            cust[isb] = black[rng.integers(0, len(black), int(isb.sum()))]
+            cust[isb] = self.black[rng.integers(0, len(self.black), int(isb.sum()))]
         amt = np.exp(h.mu[cust] + h.amount_sd * rng.standard_normal(S))
         spl = rng.random(S) < b.splurge_p
         amt[spl] *= rng.uniform(*b.splurge_mult, int(spl.sum()))
-        store = np.minimum(np.searchsorted(store_cdf, rng.random(S), side="right"), nst - 1)
-        prod = np.minimum(np.searchsorted(product_cdf, rng.random(S), side="right"), npr - 1)
-        glob = np.minimum(np.searchsorted(method_cdf, rng.random(S), side="right"), len(method_cdf) - 1)
+        store = np.minimum(np.searchsorted(self.store_cdf, rng.random(S), side="right"), self.nst - 1)
+        prod = np.minimum(np.searchsorted(self.product_cdf, rng.random(S), side="right"), self.npr - 1)
+        glob = np.minimum(np.searchsorted(self.method_cdf, rng.random(S), side="right"), len(self.method_cdf) - 1)
         meth = np.where(rng.random(S) < b.payment_stickiness, h.method[cust], glob)
-        inst_cc = inst_values[np.minimum(np.searchsorted(inst_cdf, rng.random(S), side="right"), len(inst_cdf) - 1)]
-        inst = np.where(meth == cc, inst_cc, 1)
-        jl, jg = (rng.standard_normal(S) * jit).tolist(), (rng.standard_normal(S) * jit).tolist()
-        utrip, usess = rng.random(S).tolist(), rng.random(S).tolist()
-        T_l, kind_l, cust_l, amt_l = T.tolist(), kind.tolist(), cust.tolist(), np.maximum(amt, 1.0).tolist()
-        store_ll, prod_ll, meth_l, inst_l, instcc_l = store.tolist(), prod.tolist(), meth.tolist(), inst.tolist(), inst_cc.tolist()
-        for i in range(S):
-            t = T_l[i]
-            while heap and heap[0][0] <= t:
-                row = heapq.heappop(heap)[2]
-                t_row, c, _, _, _, _, _, lat_row, lng_row, pattern_row = row
-                if pattern_row < 0:  # a legit purchase: the customer really was there
-                    last_t[c], last_lat[c], last_lng[c] = t_row, lat_row, lng_row
-                yield row
-            k, c = kind_l[i], cust_l[i]
-            if k == 0 or k == K_TRAVEL:  # a legit purchase, wherever the customer is right now
-                au = away_until[c]
-                if au:
-                    if t >= au and t >= busy_until[c] and haversine_km(
-                            away_lat[c], away_lng[c], home_lat[c], home_lng[c]) <= v * (t - last_t[c]) / 3600:
-                        away_until[c] = 0.0  # back home
-                        lat, lng = home_lat[c] + jl[i], home_lng[c] + jg[i]
-                    else:
-                        lat, lng = away_lat[c] + jl[i], away_lng[c] + jg[i]
-                elif utrip[i] < trip_p and k == 0 and t >= busy_until[c] and last_t[c] > -inf:
-                    budget = v * (t - last_t[c]) / 3600  # km the customer can have travelled since their last purchase
-                    s = pick(state_l, n_states)
-                    dlat = s_lat[s] + max(-2.0, min(2.0, rnd.gauss(0, 1))) * s_lat_sd[s]
-                    dlng = s_lng[s] + max(-2.0, min(2.0, rnd.gauss(0, 1))) * s_lng_sd[s]
-                    d = haversine_km(last_lat[c], last_lng[c], dlat, dlng)
-                    if d > budget or d < 30:  # too far for the time available: a nearby city instead
-                        km = min(rnd.uniform(50, 300), 0.8 * budget)
-                        dlat, dlng = _offset_point(home_lat[c], home_lng[c], km, rnd.uniform(0, 2 * math.pi))
-                        d = km
-                    if d >= 30:
-                        away_lat[c], away_lng[c] = dlat, dlng
-                        away_until[c] = t + max(7200.0, rnd.expovariate(1 / (b.trip_days * 86400)))
-                        lat, lng = dlat + jl[i], dlng + jg[i]
-                    else:
-                        lat, lng = home_lat[c] + jl[i], home_lng[c] + jg[i]
-                else:
-                    lat, lng = home_lat[c] + jl[i], home_lng[c] + jg[i]
-                last_t[c], last_lat[c], last_lng[c] = t, lat, lng
-                yield (t, c, store_ll[i], prod_ll[i], amt_l[i], meth_l[i], inst_l[i], lat, lng, -1)
-                if k == 0 and usess[i] < session_p:  # a shopping session: a few more orders within minutes
-                    tt = t
-                    for _ in range(rnd.randint(1, 3)):
-                        tt += rnd.uniform(*b.session_gap_s)
-                        a = max(1.0, math.exp(mu[c] + h.amount_sd * rnd.gauss(0, 1)))
-                        push((tt, c, pick(store_l, nst), pick(product_l, npr), a, meth_l[i], inst_l[i],
-                              lat + rnd.gauss(0, jit / 4), lng + rnd.gauss(0, jit / 4), -1))
-                    busy_until[c] = tt
-                if k == K_TRAVEL:  # ... and soon after it, a purchase more than travel_km away
-                    far = [j for j in range(n_states) if haversine_km(lat, lng, s_lat[j], s_lng[j]) > b.travel_km * 1.15]
-                    j = rnd.choices(far, weights=[prof.state_shares[x] for x in far])[0]
-                    for _ in range(20):
-                        flat = s_lat[j] + rnd.gauss(0, 0.3) * s_lat_sd[j]
-                        flng = s_lng[j] + rnd.gauss(0, 0.3) * s_lng_sd[j]
-                        if haversine_km(lat, lng, flat, flng) > b.travel_km:
-                            break
-                    else:
-                        flat, flng = s_lat[j], s_lng[j]
-                    tt = t + 60 * rnd.uniform(*b.travel_delay_min)
-                    push((tt, c, pick(store_l, nst), pick(product_l, npr), typical[c] * rnd.uniform(0.8, 2.0), cc,
-                          instcc_l[i], flat, flng, P_TRAVEL))
-                continue
-            p = k - 1
-            here_lat, here_lng = (away_lat[c], away_lng[c]) if away_until[c] else (home_lat[c], home_lng[c])
-            if p == P_SPIKE:  # far above the customer's own spread; often from the fraudster's place
-                if rnd.random() < b.spike_away_p:
-                    here_lat, here_lng = far_place(c)
-                push((t, c, store_ll[i], prod_ll[i], typical[c] * rnd.uniform(*b.spike_mult), cc, instcc_l[i],
-                      here_lat + jl[i], here_lng + jg[i], p))
-            elif p == P_BURST:  # card testing: small amounts, seconds apart, usually from the tester's place and hour
-                tt = t
-                if rnd.random() < b.burst_away_p:
-                    here_lat, here_lng = far_place(c)
-                    tt = _next_time_at_hour(t, rnd.uniform(0, 24))
-                for _ in range(rnd.randint(*b.burst_len)):
-                    push((tt, c, pick(store_l, nst), pick(product_l, npr), rnd.uniform(*b.burst_amount), cc, 1,
-                          here_lat + rnd.gauss(0, jit), here_lng + rnd.gauss(0, jit), p))
-                    tt += rnd.uniform(*b.burst_gap_s)
-            elif p == P_ODD:  # an hour this customer never uses, usually with something else odd
-                tt = _next_time_at_hour(t, rnd.choice(low_hours[c]) + rnd.uniform(0, 0.5))  # both within that hour
-                if rnd.random() < b.odd_hour_away_p:
-                    here_lat, here_lng = far_place(c)
-                for _ in range(1 + (rnd.random() < b.odd_hour_second_p)):
-                    mult = rnd.uniform(*b.odd_hour_mult) if rnd.random() < b.odd_hour_oddity_p else 1.0
-                    a = math.exp(mu[c] + h.amount_sd * rnd.gauss(0, 1)) * mult
-                    push((tt, c, pick(store_l, nst), pick(product_l, npr), max(a, 1.0), meth_l[i], inst_l[i],
-                          here_lat + rnd.gauss(0, jit), here_lng + rnd.gauss(0, jit), p))
-                    tt += rnd.uniform(60, 1500)
-            elif p == P_BLACK:  # an account the business has blacklisted, behaving ordinarily
-                push((t, c, store_ll[i], prod_ll[i], amt_l[i], meth_l[i], inst_l[i],
-                      home_lat[c] + jl[i], home_lng[c] + jg[i], p))
-            elif p == P_ATO:  # someone else on the account: from elsewhere, usually at an odd hour, for more money
-                sign = 1 if rnd.random() < 0.5 else -1
-                if rnd.random() < b.ato_hour_p:
-                    off = min(rnd.uniform(*b.ato_hour_sd) * hsd[c], 11.0)
-                else:
-                    off = max(-2.0, min(2.0, rnd.gauss(0, 1))) * hsd[c]
-                tt = _next_time_at_hour(t, pref[c] + sign * off)
-                alat, alng = far_place(c)
-                big = rnd.random() < b.ato_amount_p
-                for _ in range(rnd.randint(*b.ato_len)):
-                    a = typical[c] * rnd.uniform(*b.ato_mult) if big else math.exp(mu[c] + h.amount_sd * rnd.gauss(0, 1))
-                    push((tt, c, pick(store_l, nst), pick(product_l, npr), max(a, 1.0), cc,
-                          instcc_l[i], alat + rnd.gauss(0, jit), alng + rnd.gauss(0, jit), p))
-                    tt += rnd.uniform(*b.ato_gap_s)
+        inst_cc = self.prof.installments[np.minimum(np.searchsorted(self.inst_cdf, rng.random(S), side="right"),
+                                                    len(self.inst_cdf) - 1)]
+        inst = np.where(meth == self.cc, inst_cc, 1)
+        jit = b.home_jitter_deg
+        self.jl, self.jg = (rng.standard_normal(S) * jit).tolist(), (rng.standard_normal(S) * jit).tolist()
+        self.utrip, self.usess = rng.random(S).tolist(), rng.random(S).tolist()
+        self.amt, self.store, self.prod = np.maximum(amt, 1.0).tolist(), store.tolist(), prod.tolist()
+        self.meth, self.inst, self.inst_cc = meth.tolist(), inst.tolist(), inst_cc.tolist()
+        return T.tolist(), kind.tolist(), cust.tolist()
+
+    def push(self, row: tuple) -> None:
+        "Queue a row that happens later than the current slot."
+        heapq.heappush(self.heap, (row[0], self.seq, row))
+        self.seq += 1
+
+    def pick(self, cdf: list, n: int) -> int:
+        "An index drawn from a cumulative distribution."
+        return min(bisect.bisect_right(cdf, self.rnd.random()), n - 1)
+
+    def any_store(self) -> tuple[int, int]:
+        "A store and a product drawn from their popularity."
+        return self.pick(self.store_l, self.nst), self.pick(self.product_l, self.npr)
+
+    def near(self, lat: float, lng: float, sd: float) -> tuple[float, float]:
+        "A point scattered around (lat, lng)."
+        return lat + self.rnd.gauss(0, sd), lng + self.rnd.gauss(0, sd)
+
+    def far_place(self, c: int) -> tuple[float, float]:
+        "Where a fraudster works from: a city `fraud_km` from the victim."
+        rnd, s_lat, s_lng = self.rnd, self.s_lat, self.s_lng
+        lo, hi = self.b.fraud_km
+        home_lat, home_lng = self.home_lat[c], self.home_lng[c]
+        cand = [j for j in range(self.n_states) if lo <= haversine_km(home_lat, home_lng, s_lat[j], s_lng[j]) <= hi]
+        if not cand:
+            return _offset_point(home_lat, home_lng, rnd.uniform(lo, hi), rnd.uniform(0, 2 * math.pi))
+        j = rnd.choices(cand, weights=[self.state_shares[x] for x in cand])[0]
+        return s_lat[j] + rnd.gauss(0, 0.3) * self.s_lat_sd[j], s_lng[j] + rnd.gauss(0, 0.3) * self.s_lng_sd[j]
+
+    # -------------------------------------------------------------------------------- legit purchases
+    def legit(self, i: int, t: float, c: int, k: int) -> tuple:
+        "A legit purchase wherever the customer is now; it may start a session or (slot k_travel) impossible travel."
+        lat, lng = self.where(i, t, c, k)
+        self.last_t[c], self.last_lat[c], self.last_lng[c] = t, lat, lng
+        row = (t, c, self.store[i], self.prod[i], self.amt[i], self.meth[i], self.inst[i], lat, lng, -1)
+        if k == 0 and self.usess[i] < self.b.session_p:
+            self.session(i, t, c, lat, lng)
+        if k == self.k_travel:
+            self.travel(i, t, c, lat, lng)
+        return row
+
+    def where(self, i: int, t: float, c: int, k: int) -> tuple[float, float]:
+        "Home, or away on a trip: back once the trip is over and the way home is possible, or off on a new one."
+        b, rnd, jl, jg = self.b, self.rnd, self.jl[i], self.jg[i]
+        home_lat, home_lng, last_t, v = self.home_lat[c], self.home_lng[c], self.last_t[c], b.travel_kmh
+        if self.away_until[c]:
+            if t >= self.away_until[c] and t >= self.busy_until[c] and haversine_km(
+                    self.away_lat[c], self.away_lng[c], home_lat, home_lng) <= v * (t - last_t) / 3600:
+                self.away_until[c] = 0.0  # back home
+                return home_lat + jl, home_lng + jg
+            return self.away_lat[c] + jl, self.away_lng[c] + jg
+        if not (self.utrip[i] < b.trip_p and k == 0 and t >= self.busy_until[c] and last_t > -math.inf):
+            return home_lat + jl, home_lng + jg
+        budget = v * (t - last_t) / 3600  # km the customer can have travelled since their last purchase
+        s = self.pick(self.state_l, self.n_states)
+        dlat = self.s_lat[s] + max(-2.0, min(2.0, rnd.gauss(0, 1))) * self.s_lat_sd[s]
+        dlng = self.s_lng[s] + max(-2.0, min(2.0, rnd.gauss(0, 1))) * self.s_lng_sd[s]
+        d = haversine_km(self.last_lat[c], self.last_lng[c], dlat, dlng)
+        if d > budget or d < 30:  # too far for the time available: a nearby city instead
+            km = min(rnd.uniform(50, 300), 0.8 * budget)
+            dlat, dlng = _offset_point(home_lat, home_lng, km, rnd.uniform(0, 2 * math.pi))
+            d = km
+        if d < 30:
+            return home_lat + jl, home_lng + jg
+        self.away_lat[c], self.away_lng[c] = dlat, dlng
+        self.away_until[c] = t + max(7200.0, rnd.expovariate(1 / (b.trip_days * 86400)))
+        return dlat + jl, dlng + jg
+
+    def session(self, i: int, t: float, c: int, lat: float, lng: float) -> None:
+        "A shopping session: a few more orders within minutes, from the same place."
+        b, rnd = self.b, self.rnd
+        for _ in range(rnd.randint(1, 3)):
+            t += rnd.uniform(*b.session_gap_s)
+            a = max(1.0, math.exp(self.mu[c] + self.h.amount_sd * rnd.gauss(0, 1)))
+            self.push((t, c, *self.any_store(), a, self.meth[i], self.inst[i], *self.near(lat, lng, b.home_jitter_deg / 4), -1))
+        self.busy_until[c] = t
+
+    def travel(self, i: int, t: float, c: int, lat: float, lng: float) -> None:
+        "Impossible travel: soon after a legit purchase, one more than `travel_km` away."
+        b, rnd, s_lat, s_lng = self.b, self.rnd, self.s_lat, self.s_lng
+        far = [j for j in range(self.n_states) if haversine_km(lat, lng, s_lat[j], s_lng[j]) > b.travel_km * 1.15]
+        j = rnd.choices(far, weights=[self.state_shares[x] for x in far])[0]
+        for _ in range(20):
+            flat = s_lat[j] + rnd.gauss(0, 0.3) * self.s_lat_sd[j]
+            flng = s_lng[j] + rnd.gauss(0, 0.3) * self.s_lng_sd[j]
+            if haversine_km(lat, lng, flat, flng) > b.travel_km:
+                break
+        else:
+            flat, flng = s_lat[j], s_lng[j]
+        tt = t + 60 * rnd.uniform(*b.travel_delay_min)
+        self.push((tt, c, *self.any_store(), self.typical[c] * rnd.uniform(0.8, 2.0), self.cc, self.inst_cc[i],
+                   flat, flng, self.k_travel - 1))
+
+    # -------------------------------------------------------------------------------- fraud incidents
+    def here(self, c: int) -> tuple[float, float]:
+        "Where the customer is now: away on a trip, or home."
+        return (self.away_lat[c], self.away_lng[c]) if self.away_until[c] else (self.home_lat[c], self.home_lng[c])
+
+    def spike(self, i: int, t: float, c: int, p: int) -> None:
+        "Far above the customer's own spread; often from the fraudster's place."
+        lat, lng = self.far_place(c) if self.rnd.random() < self.b.spike_away_p else self.here(c)
+        self.push((t, c, self.store[i], self.prod[i], self.typical[c] * self.rnd.uniform(*self.b.spike_mult), self.cc,
+                   self.inst_cc[i], lat + self.jl[i], lng + self.jg[i], p))
+
+    def burst(self, i: int, t: float, c: int, p: int) -> None:
+        "Card testing: small amounts, seconds apart, usually from the tester's place and hour."
+        b, rnd = self.b, self.rnd
+        lat, lng = self.here(c)
+        if rnd.random() < b.burst_away_p:
+            lat, lng = self.far_place(c)
+            t = _next_time_at_hour(t, rnd.uniform(0, 24))
+        for _ in range(rnd.randint(*b.burst_len)):
+            self.push((t, c, *self.any_store(), rnd.uniform(*b.burst_amount), self.cc, 1,
+                       *self.near(lat, lng, b.home_jitter_deg), p))
+            t += rnd.uniform(*b.burst_gap_s)
+
+    def odd_hour(self, i: int, t: float, c: int, p: int) -> None:
+        "An hour this customer never uses, usually with something else odd."
+        b, rnd = self.b, self.rnd
+        t = _next_time_at_hour(t, rnd.choice(self.low_hours[c]) + rnd.uniform(0, 0.5))  # both within that hour
+        lat, lng = self.far_place(c) if rnd.random() < b.odd_hour_away_p else self.here(c)
+        for _ in range(1 + (rnd.random() < b.odd_hour_second_p)):
+            mult = rnd.uniform(*b.odd_hour_mult) if rnd.random() < b.odd_hour_oddity_p else 1.0
+            a = math.exp(self.mu[c] + self.h.amount_sd * rnd.gauss(0, 1)) * mult
+            self.push((t, c, *self.any_store(), max(a, 1.0), self.meth[i], self.inst[i],
+                       *self.near(lat, lng, b.home_jitter_deg), p))
+            t += rnd.uniform(60, 1500)
+
+    def blacklisted(self, i: int, t: float, c: int, p: int) -> None:
+        "An account the business has blacklisted, behaving ordinarily."
+        self.push((t, c, self.store[i], self.prod[i], self.amt[i], self.meth[i], self.inst[i],
+                   self.home_lat[c] + self.jl[i], self.home_lng[c] + self.jg[i], p))
+
+    def takeover(self, i: int, t: float, c: int, p: int) -> None:
+        "Someone else on the account: from elsewhere, usually at an odd hour, for more money."
+        b, rnd, hsd = self.b, self.rnd, self.hsd[c]
+        sign = 1 if rnd.random() < 0.5 else -1
+        off = min(rnd.uniform(*b.ato_hour_sd) * hsd, 11.0) if rnd.random() < b.ato_hour_p else \
+            max(-2.0, min(2.0, rnd.gauss(0, 1))) * hsd
+        t = _next_time_at_hour(t, self.pref[c] + sign * off)
+        lat, lng = self.far_place(c)
+        big = rnd.random() < b.ato_amount_p
+        for _ in range(rnd.randint(*b.ato_len)):
+            a = self.typical[c] * rnd.uniform(*b.ato_mult) if big else math.exp(self.mu[c] + self.h.amount_sd * rnd.gauss(0, 1))
+            self.push((t, c, *self.any_store(), max(a, 1.0), self.cc, self.inst_cc[i],
+                       *self.near(lat, lng, b.home_jitter_deg), p))
+            t += rnd.uniform(*b.ato_gap_s)
+
+
+def _rows(world: World, seed: int, fraud_rate: float) -> Iterator[tuple]:
+    "Endless events as tuples (t, customer, store, product, amount, method, installments, lat, lng, pattern), in time order."
+    return _Shop(world, seed, fraud_rate).rows()
 
 def _stamper(ref: datetime) -> Callable[[float], str]:
     "A fast formatter: seconds since `ref` -> ISO-8601 local time with `ref`'s UTC offset (tables, no strftime per event)."
