@@ -45,7 +45,7 @@ log = logging.getLogger("streamflow.bench")
 # %% auto #0
 __all__ = ['log', 'floor_score', 'read_records', 'floor_consume', 'marks_now', 'caught_up', 'wait_caught_up', 'bench_e2e',
            'bronze_arrivals', 'bench_latency', 'silver_count', 'analyze_bronze', 'slowest', 'bench_warehouse',
-           'split_events', 'run_bench']
+           'split_events', 'BenchRun', 'run_bench']
 
 # %% ../nbs/98_bench.ipynb #9da7701f
 def floor_score(
@@ -317,6 +317,136 @@ def split_events(src: Path, first: int, head: Path, tail: Path) -> tuple[int, in
     return a, b
 
 # %% ../nbs/98_bench.ipynb #09bd5fd2
+class BenchRun:
+    """One benchmark run in its own corner (`bench_overrides`): the sections as steps, each recorded in `details`
+    or, if it fails, in `errors`; a failed step skips only the steps that need it."""
+
+    def __init__(
+        self,
+        cfg: Settings,  # the configured stack (owner connection, the stack's own jobs)
+        bcfg: Settings,  # the benchmark's settings (its topics, database and run directory)
+        sizes: dict[str, Any],  # events, rate, duration, warehouse_rows, warehouse_increment, seed, sections
+        progress: bool = True,  # progress bars
+    ):
+        from streamflow.generator import sidecar_paths
+        self.cfg, self.bcfg, self.sizes, self.progress = cfg, bcfg, sizes, progress
+        self.run = set(sizes["sections"])
+        self.work = bcfg.path(bcfg.paths.run_dir) / "work"
+        self.head, self.tail = self.work / "e2e.jsonl", self.work / "latency.jsonl"
+        self.blacklist = sidecar_paths(self.work / "events.jsonl")["blacklist"]
+        self.details: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+        self.sampler = RssSampler(_components(cfg, bcfg))
+
+    def attempt(self, name: str, fn: Callable[[], Any]) -> bool:
+        "Run one step; a failure is logged and recorded, and the run goes on with the steps that do not need it."
+        self.sampler.section = name
+        t0 = time.perf_counter()
+        try:
+            out = fn()
+        except Exception as e:
+            log.error("bench: %s failed: %s: %s", name, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            self.errors[name] = f"{type(e).__name__}: {e}"[:2000]
+            return False
+        if isinstance(out, dict):
+            took = self.details.get(name, {}).get("section_s", 0.0) + time.perf_counter() - t0  # floors: two steps
+            self.details[name] = {**self.details.get(name, {}), **out, "section_s": round(took, 1)}
+        return True
+
+    def sections(self) -> None:
+        "The steps in order: setup, floor 1, preload, floor 2, end to end, latency, then the warehouse."
+        from streamflow.jobs import runner
+        run, attempt = self.run, self.attempt
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        ready = bool(run & {"floors", "e2e", "latency"}) and attempt("setup", self.setup)
+        if ready and "floors" in run:
+            attempt("floors", self.floor_score)
+        loaded = ready and bool(run & {"floors", "e2e"}) and attempt("preload", self.preload)
+        if loaded and "floors" in run:
+            attempt("floors", self.floor_consume)
+        if loaded and "e2e" in run:
+            attempt("e2e", self.e2e)
+        if ready and "latency" in run:
+            attempt("latency", self.latency)
+        runner.stop(self.bcfg)
+        if "warehouse" in run:
+            attempt("warehouse", self.warehouse)
+
+    def setup(self) -> None:
+        "Fresh topics, consumer groups and database; the events generated once; the blacklist published."
+        from streamflow.generator import write_events
+        from streamflow.kafka_io import publish_blacklist_file
+        bcfg, s = self.bcfg, self.sizes
+        log.info("bench: fresh topics (%s*), consumer groups and database %s", BENCH_PREFIX, bcfg.postgres.database)
+        reset_topics(bcfg)
+        recreate_database(self.cfg, bcfg, s["seed"])
+        n_lat = s["latency_events"] if "latency" in self.run else 0
+        write_events(self.work / "events.jsonl", s["events"] + n_lat, seed=s["seed"], cfg=bcfg, progress=self.progress)
+        split_events(self.work / "events.jsonl", s["events"], self.head, self.tail)
+        publish_blacklist_file(bcfg, self.blacklist)  # before the jobs start: in their snapshot
+
+    def preload(self) -> dict:
+        "The first `events` produced into the empty transactions topic."
+        from streamflow.kafka_io import produce_events
+        log.info("bench: pre-loading %s events into %s", f"{self.sizes['events']:,}", self.bcfg.kafka.topics.transactions.name)
+        t0 = time.perf_counter()
+        n = produce_events(self.bcfg, self.head, progress=self.progress)
+        return {"events": n, "events_per_s": per_second(n, time.perf_counter() - t0)}
+
+    def floor_score(self) -> dict:
+        "Floor 1/2: the offline scorer on the same events."
+        log.info("bench: floor 1/2, offline scoring of %s events", f"{self.sizes['events']:,}")
+        return {"score": floor_score(self.bcfg, self.head, self.blacklist, self.work)}
+
+    def floor_consume(self) -> dict:
+        "Floor 2/2: a plain consumer with json.loads over the pre-loaded topic."
+        from streamflow.kafka_io import publish_blacklist_file
+        log.info("bench: floor 2/2, plain consume + json.loads")
+        out = {"consume": floor_consume(self.bcfg, self.bcfg.kafka.topics.transactions.name)}
+        if "e2e" not in self.run and "latency" in self.run:  # the latency section starts from an empty topic
+            reset_topics(self.bcfg)
+            publish_blacklist_file(self.bcfg, self.blacklist)
+        return out
+
+    def e2e(self) -> dict:
+        "The three jobs drain the pre-loaded topic."
+        n = self.sizes["events"]
+        log.info("bench: end to end, starting the three jobs on %s pre-loaded events", f"{n:,}")
+        expected = self.details.get("floors", {}).get("score", {}).get("alerts")
+        return bench_e2e(self.bcfg, n, expected, self.progress)
+
+    def latency(self) -> dict:
+        "A steady `rate` for `duration` seconds into running, idle jobs."
+        from streamflow.jobs import runner
+        bcfg = self.bcfg
+        if not all(runner.job_pid(bcfg, j) for j in runner.job_names(None)):
+            runner.start(bcfg, fresh=True)
+            runner.wait_running(bcfg, timeout=600)
+        log.info("bench: latency, %d events/s for %d s", self.sizes["rate"], self.sizes["duration"])
+        return bench_latency(bcfg, self.tail, self.sizes["rate"], self.progress)
+
+    def warehouse(self) -> dict:
+        "Full and incremental refresh of silver and gold."
+        s = self.sizes
+        log.info("bench: warehouse, %s rows then %s more", f"{s['warehouse_rows']:,}", f"{s['warehouse_increment']:,}")
+        return bench_warehouse(self.cfg, self.bcfg, s["warehouse_rows"], s["warehouse_increment"], s["seed"])
+
+    def cleanup(self) -> None:
+        "The benchmark's checkpoints, topics, consumer groups, database and work files removed."
+        from streamflow.flink_runtime import checkpoint_dir
+        from streamflow.jobs import runner
+        for step in (lambda: delete_topics(self.bcfg), lambda: drop_bench_groups(self.bcfg),
+                     lambda: drop_database(self.cfg, self.bcfg)):
+            try:
+                step()
+            except Exception as e:  # cleanup must not hide the run's own error
+                log.warning("bench: cleanup step failed: %s", e)
+        shutil.rmtree(self.work, ignore_errors=True)
+        for job in runner.job_names(None):
+            shutil.rmtree(checkpoint_dir(self.bcfg, job), ignore_errors=True)
+
+
 def run_bench(
     cfg: Settings,  # the configured stack
     events: int = DEFAULT_SIZES["events"],  # events pre-loaded and drained end to end
@@ -331,12 +461,9 @@ def run_bench(
 ) -> dict[str, Any]:
     "Run the benchmark sections on the configured stack; the flat result (see `flat_result`)."
     from streamflow import services
-    from streamflow.generator import sidecar_paths, write_events
     from streamflow.jobs import runner
-    from streamflow.kafka_io import publish_blacklist_file
-    skip = parse_skip(",".join(skip))
+    run = set(SECTIONS) - parse_skip(",".join(skip))
     seed = cfg.generator.seed if seed is None else seed
-    run = set(SECTIONS) - skip
     sizes = {"events": events, "rate": rate, "duration": duration, "latency_events": rate * duration,
              "warehouse_rows": warehouse_rows, "warehouse_increment": warehouse_increment, "seed": seed,
              "sections": [s for s in SECTIONS if s in run]}
@@ -352,111 +479,18 @@ def run_bench(
         log.warning("bench: the stack's own jobs are running and share the CPUs; the benchmark's jobs use metrics ports %d-%d",
                     port, port + 2)
         machine["other_jobs_running"] = True
-    overrides = bench_overrides(cfg, time.strftime("%Y%m%d%H%M%S"), port)
-    details: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-
-    def attempt(name: str, fn: Callable[[], Any]) -> bool:
-        "Run one step; a failure is logged and recorded, and the run goes on with the steps that do not need it."
-        sampler.section = name
-        t0 = time.perf_counter()
+    with patched_environ(bench_overrides(cfg, time.strftime("%Y%m%d%H%M%S"), port)):
+        bench = BenchRun(cfg, load_config(env=cfg.environment), sizes, progress)
+        bench.sampler.start()
         try:
-            out = fn()
-        except Exception as e:
-            log.error("bench: %s failed: %s: %s", name, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-            errors[name] = f"{type(e).__name__}: {e}"[:2000]
-            return False
-        if isinstance(out, dict):
-            took = details.get(name, {}).get("section_s", 0.0) + time.perf_counter() - t0  # floors run in two steps
-            details[name] = {**details.get(name, {}), **out, "section_s": round(took, 1)}
-        return True
-
-    with patched_environ(overrides):
-        bcfg = load_config(env=cfg.environment)
-        work = bcfg.path(bcfg.paths.run_dir) / "work"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        head, tail_ = work / "e2e.jsonl", work / "latency.jsonl"
-        blacklist = sidecar_paths(work / "events.jsonl")["blacklist"]
-        sampler = RssSampler(_components(cfg, bcfg))
-        sampler.start()
-
-        def setup() -> None:
-            log.info("bench: fresh topics (%s*), consumer groups and database %s", BENCH_PREFIX, bcfg.postgres.database)
-            reset_topics(bcfg)
-            recreate_database(cfg, bcfg, seed)
-            n_lat = rate * duration if "latency" in run else 0
-            write_events(work / "events.jsonl", events + n_lat, seed=seed, cfg=bcfg, progress=progress)
-            split_events(work / "events.jsonl", events, head, tail_)
-            publish_blacklist_file(bcfg, blacklist)  # before the jobs start: in their snapshot
-
-        def preload() -> dict:
-            from streamflow.kafka_io import produce_events
-            log.info("bench: pre-loading %s events into %s", f"{events:,}", bcfg.kafka.topics.transactions.name)
-            t0 = time.perf_counter()
-            n = produce_events(bcfg, head, progress=progress)
-            return {"events": n, "events_per_s": per_second(n, time.perf_counter() - t0)}
-
-        def floor_1() -> dict:
-            log.info("bench: floor 1/2, offline scoring of %s events", f"{events:,}")
-            return {"score": floor_score(bcfg, head, blacklist, work)}
-
-        def floor_2() -> dict:
-            log.info("bench: floor 2/2, plain consume + json.loads")
-            out = {"consume": floor_consume(bcfg, bcfg.kafka.topics.transactions.name)}
-            if "e2e" not in run and "latency" in run:  # the latency section starts from an empty topic
-                reset_topics(bcfg)
-                publish_blacklist_file(bcfg, blacklist)
-            return out
-
-        def e2e() -> dict:
-            log.info("bench: end to end, starting the three jobs on %s pre-loaded events", f"{events:,}")
-            expected = details.get("floors", {}).get("score", {}).get("alerts")
-            return bench_e2e(bcfg, events, expected, progress)
-
-        def latency() -> dict:
-            if not all(runner.job_pid(bcfg, j) for j in runner.job_names(None)):
-                runner.start(bcfg, fresh=True)
-                runner.wait_running(bcfg, timeout=600)
-            log.info("bench: latency, %d events/s for %d s", rate, duration)
-            return bench_latency(bcfg, tail_, rate, progress)
-
-        def warehouse() -> dict:
-            log.info("bench: warehouse, %s rows then %s more", f"{warehouse_rows:,}", f"{warehouse_increment:,}")
-            return bench_warehouse(cfg, bcfg, warehouse_rows, warehouse_increment, seed)
-
-        try:
-            ready = bool(run & {"floors", "e2e", "latency"}) and attempt("setup", setup)
-            if ready and "floors" in run:
-                attempt("floors", floor_1)
-            loaded = ready and bool(run & {"floors", "e2e"}) and attempt("preload", preload)
-            if loaded and "floors" in run:
-                attempt("floors", floor_2)
-            if loaded and "e2e" in run:
-                attempt("e2e", e2e)
-            if ready and "latency" in run:
-                attempt("latency", latency)
-            runner.stop(bcfg)
-            if "warehouse" in run:
-                attempt("warehouse", warehouse)
+            bench.sections()
         finally:
-            peaks = sampler.stop()
-            runner.stop(bcfg)
+            peaks = bench.sampler.stop()
+            runner.stop(bench.bcfg)
             if not keep:
-                _cleanup(cfg, bcfg, work)
+                bench.cleanup()
             if not was_up and not keep:
                 log.info("bench: stopping the services it started")
                 services.down(cfg)
     machine["services_left_running"] = was_up or keep
-    return {**flat_result(sizes, machine, details, peaks), "errors": errors}
-
-def _cleanup(cfg: Settings, bcfg: Settings, work: Path) -> None:
-    from streamflow.flink_runtime import checkpoint_dir
-    for step in (lambda: delete_topics(bcfg), lambda: drop_bench_groups(bcfg), lambda: drop_database(cfg, bcfg)):
-        try:
-            step()
-        except Exception as e:  # cleanup must not hide the run's own error
-            log.warning("bench: cleanup step failed: %s", e)
-    shutil.rmtree(work, ignore_errors=True)
-    for job in ("transaction-processor", "fraud-detector", "realtime-aggregator"):
-        shutil.rmtree(checkpoint_dir(bcfg, job), ignore_errors=True)
+    return {**flat_result(sizes, machine, bench.details, peaks), "errors": bench.errors}
