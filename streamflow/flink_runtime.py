@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,9 @@ from .config import Settings, load_config
 
 # %% auto #0
 __all__ = ['LOG4J_JSON', 'JOB_NAMES', 'METRIC_GROUP', 'JsonFormatter', 'json_logger', 'flink_run_dir', 'checkpoint_dir',
-           'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file', 'job_metrics_port',
-           'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env', 'run_job',
-           'metric_counter']
+           'job_tmp_dir', 'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file',
+           'job_metrics_port', 'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env',
+           'run_job', 'metric_counter']
 
 # %% ../nbs/37_flink_runtime.ipynb #e03598a4
 _STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -53,6 +55,10 @@ def flink_run_dir(cfg: Settings) -> Path:
 def checkpoint_dir(cfg: Settings, job: str) -> Path:
     "Where job `job` keeps its checkpoints (retained across restarts)."
     return flink_run_dir(cfg) / "checkpoints" / job
+
+def job_tmp_dir(cfg: Settings, job: str) -> Path:
+    "Job `job`'s scratch space (Flink's `io.tmp.dirs`, the JVM's and Python's temp dir), emptied at each start."
+    return flink_run_dir(cfg) / "tmp" / job
 
 def flink_jars(cfg: Settings) -> list[Path]:
     "The connector jars the jobs load (Kafka, JDBC, PostgreSQL driver), from `flink.lib_dir`."
@@ -114,12 +120,14 @@ def flink_env_vars(cfg: Settings, job: str) -> dict[str, str]:
     if not log4j.exists() or log4j.read_text() != LOG4J_JSON:
         log4j.write_text(LOG4J_JSON)
     import pyflink
+    tmp = job_tmp_dir(cfg, job)  # not /tmp: a killed MiniCluster leaves its extracted jars (about 150 MB) behind
     # FLINK_HOME must be set, or PyFlink resets FLINK_LIB_DIR to its own lib/ when it starts the JVM
     return {"PYTHONPATH": job_pythonpath(cfg), "FLINK_HOME": str(Path(pyflink.__file__).parent),
             "FLINK_LIB_DIR": str(gateway_lib_dir(cfg)),
             "LOG4J_PROPERTIES": str(log4j), "FLINK_LOG_DIR": str(flink_run_dir(cfg) / "logs"),
-            "FLINK_IDENT_STRING": job, "PYTHONUNBUFFERED": "1",
-            "JVM_ARGS": cfg.flink.jvm_args}  # without a heap bound the JVM sizes itself from the machine's RAM
+            "FLINK_IDENT_STRING": job, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp),
+            # without a heap bound the JVM sizes itself from the machine's RAM
+            "JVM_ARGS": f"{cfg.flink.jvm_args} -Djava.io.tmpdir={tmp}"}
 
 def job_log_file(cfg: Settings, job: str) -> Path:
     "The JSON log file of job `job`'s MiniCluster (JVM side)."
@@ -201,6 +209,11 @@ def make_env(cfg: Settings, job: str, restore: bool = True, **overrides: str):
     "A `StreamExecutionEnvironment` for job `job` on the local MiniCluster (resuming if a checkpoint exists)."
     options = {**flink_configuration(cfg, job, restore=restore), **overrides}
     env_vars = flink_env_vars(cfg, job)
+    tmp = job_tmp_dir(cfg, job)
+    shutil.rmtree(tmp, ignore_errors=True)  # what the last run of this job left (this process is its only user)
+    tmp.mkdir(parents=True)
+    tempfile.tempdir = None  # Python's tempfile picks up TMPDIR again
+    options["io.tmp.dirs"] = str(tmp)
     env_vars["FLINK_CONF_DIR"] = str(write_flink_conf(cfg, job, options))
     os.environ.update(env_vars)
     sys.path[:0] = [p for p in env_vars["PYTHONPATH"].split(os.pathsep) if p not in sys.path]

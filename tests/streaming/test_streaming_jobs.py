@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streamflow.config import Settings
+from streamflow.flink_runtime import job_tmp_dir
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
 from streamflow.jobs.realtime_aggregator import acc_add, metric_record
@@ -244,6 +245,9 @@ def test_bronze_exact_and_dlq(stack: Settings, batch1: Batch):
         "the DLQ keeps the original bytes"
     reasons = [d["reason"] for d in dlq]
     assert all(reasons) and any("json" in r for r in reasons) and any("amount" in r for r in reasons)
+    for job in runner.job_names(None):  # the MiniClusters' extracted jars and working files: in the run folder, not /tmp
+        names = [p.name for p in job_tmp_dir(stack, job).iterdir()]
+        assert any(n.startswith("minicluster_") for n in names) and any(n.startswith("flink-rpc-") for n in names), names
 
 
 def test_alerts_match_offline_scorer(stack: Settings, world: dict, batch1: Batch):
