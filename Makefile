@@ -8,10 +8,12 @@ EVENTS ?= 20000
 # the fault tests' stream size (issue 8); `make test` runs them smaller: each is mostly fixed cost (cold starts, checkpoints)
 CHAOS_EVENTS ?= 100000
 CI_CHAOS_EVENTS ?= 20000
+# `make test` runs pytest on this many workers (the machine's cores: the tests wait on JVMs and subprocesses much of the time)
+PYTEST_WORKERS ?= 2
 LAB_PORT ?= 18888
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup jars demo down test test-fast test-unit test-chaos test-chaos-ci test-nb lint typecheck check-export validate-deploy airflow experiments bench lab clean
+.PHONY: help setup jars demo down test test-fast test-suite test-unit test-chaos test-chaos-ci test-nb lint typecheck check-export validate-deploy airflow experiments bench lab clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,7 +38,7 @@ jars: ## fetch the Kafka broker and Flink connector jars pinned in deploy/local/
 demo: setup ## the main job: the whole local pipeline on the embedded default (EVENTS=N)
 	$(BIN)/streamflow demo --events $(EVENTS)
 
-test: setup check-export test-nb lint typecheck test-unit test-chaos-ci ## everything CI runs
+test: setup check-export test-nb lint typecheck test-suite ## everything CI runs
 
 # the edit loop: no services, no Flink, no papermill; the exported notebooks' own tests and the unit tests, in parallel
 FAST_MARKS := not (integration or streaming or airflow or chaos or slow)
@@ -53,7 +55,12 @@ check-export: setup ## nbdev_export must not change the committed package
 test-nb: setup ## run the notebooks' own tests
 	$(BIN)/nbdev_test --n_workers 2 --skip_file_re '^(rule_|tune_rules|[_.])'
 
-test-unit: setup ## the pytest suite (unit, integration, streaming, batch, deploy; not chaos)
+# one pytest session on two workers, a test file per work unit (long files first: tests/conftest.py LONG_POLES); each
+# worker starts its own isolated stack. Measured against running test-unit then test-chaos-ci: docs/BENCHMARKS.md
+test-suite: setup ## the whole pytest suite, fault tests at CI size, on PYTEST_WORKERS workers (what `make test` runs)
+	STREAMFLOW_CHAOS_EVENTS=$(CI_CHAOS_EVENTS) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+test-unit: setup ## the pytest suite (unit, integration, streaming, batch, deploy; not chaos), one process
 	$(BIN)/pytest -m "not chaos"
 
 test-chaos: setup ## fault tests: kill/restart Kafka, Flink, PostgreSQL; hostile input; backpressure (CHAOS_EVENTS=N)

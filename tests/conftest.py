@@ -24,11 +24,24 @@ from streamflow.config import Settings, load_config
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
+# the longest test files, longest first (`pytest --durations=0`, docs/BENCHMARKS.md "Test times"): `make test` runs
+# the suite on two xdist workers, one file per work unit in collection order, so the long poles start first and the
+# workers finish together instead of one idling while the other runs the demo
+LONG_POLES = ("streaming/test_demo.py", "chaos/test_faults.py", "test_experiments.py", "batch/test_dags.py",
+              "chaos/test_hostile.py", "test_bench.py", "streaming/test_streaming_jobs.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    "Everything under tests/integration is marked `integration` (select with -m integration, skip with -m 'not integration')."
+    "Everything under tests/integration is marked `integration`; the long poles run first (a stable sort)."
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+    here = Path(__file__).parent
+
+    def rank(item) -> int:
+        rel = Path(str(item.fspath)).relative_to(here).as_posix()
+        return LONG_POLES.index(rel) if rel in LONG_POLES else len(LONG_POLES)
+    items.sort(key=rank)
 
 
 def _free_ports(n: int) -> list[int]:
@@ -86,6 +99,7 @@ def _reap_stale_stacks() -> None:
 
 
 STACK_PREFIX = "streamflow-test-"
+TEST_JIT = "-XX:TieredStopAtLevel=1"
 
 
 @contextmanager
@@ -106,6 +120,10 @@ def isolated_stack() -> Iterator[Settings]:
     mp.setenv("STREAMFLOW_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}")
     mp.setenv("STREAMFLOW__KAFKA__CONTROLLER_PORT", str(controller_port))
     mp.setenv("STREAMFLOW__FLINK__METRICS_PORT", str(_free_port_block(3)))  # a running dev stack keeps the defaults
+    # the tests start MiniClusters about forty times and stream a few thousand events each: the JVM's quick
+    # (C1-only) compiler starts a job in two thirds of the time; the jobs' behaviour does not depend on the JIT
+    jvm = load_config().flink.jvm_args
+    mp.setenv("STREAMFLOW__FLINK__JVM_ARGS", jvm if TEST_JIT in jvm else f"{jvm} {TEST_JIT}")
     cfg = load_config()
     try:
         up(cfg)
