@@ -38,7 +38,10 @@ jars: ## fetch the Kafka broker and Flink connector jars pinned in deploy/local/
 demo: setup ## the main job: the whole local pipeline on the embedded default (EVENTS=N)
 	$(BIN)/streamflow demo --events $(EVENTS)
 
-test: setup check-export test-nb lint typecheck test-suite ## everything CI runs
+# the static checks run side by side (check-export first: it may rewrite notebooks that test-nb reads), then the suite
+test: setup check-export ## everything CI runs
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-nb lint typecheck
+	$(MAKE) --no-print-directory test-suite
 
 # the edit loop: no services, no Flink, no papermill; the exported notebooks' own tests and the unit tests, in parallel
 FAST_MARKS := not (integration or streaming or airflow or chaos or slow)
@@ -58,7 +61,7 @@ test-nb: setup ## run the notebooks' own tests
 # one pytest session on two workers, a test file per work unit (long files first: tests/conftest.py LONG_POLES); each
 # worker starts its own isolated stack. Measured against running test-unit then test-chaos-ci: docs/BENCHMARKS.md
 test-suite: setup ## the whole pytest suite, fault tests at CI size, on PYTEST_WORKERS workers (what `make test` runs)
-	STREAMFLOW_CHAOS_EVENTS=$(CI_CHAOS_EVENTS) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	STREAMFLOW_CHAOS_EVENTS=$(CI_CHAOS_EVENTS) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20
 
 test-unit: setup ## the pytest suite (unit, integration, streaming, batch, deploy; not chaos), one process
 	$(BIN)/pytest -m "not chaos"
