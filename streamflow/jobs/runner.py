@@ -13,16 +13,14 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import psutil
-
 from ..config import Settings
 from ..flink_runtime import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
-from ..local.proc import live_pid, poll, spawn, tail
+from ..local.proc import exit_status, group_members, live_pid, poll, read_pid, spawn, tail
 
 # %% auto #0
 __all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'job_module', 'job_names', 'pid_file', 'out_file',
-           'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'wait_for', 'wait_running',
-           'wait_metric', 'bronze_counts', 'wait_for_bronze', 'progress_marks', 'wait_processed']
+           'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'death_note', 'wait_for',
+           'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze', 'progress_marks', 'wait_processed']
 
 # %% ../../nbs/45_jobs.ipynb #02d7bd45
 def job_module(job: str) -> str:
@@ -141,12 +139,6 @@ def stop(
         if pid is None:
             continue
         _signal_group(pid, signal.SIGTERM)
-        try:
-            psutil.Process(pid).wait(timeout)
-        except psutil.TimeoutExpired:
-            _signal_group(pid, signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
         _wait_group_gone(pid, timeout)
     return status(cfg, names)
 
@@ -160,18 +152,25 @@ def kill(cfg: Settings, names: Iterable[str]) -> list[dict]:
     return status(cfg, names)
 
 def _wait_group_gone(pgid: int, timeout: float) -> None:
+    "Wait until group `pgid` has no live process; SIGKILL what is left after `timeout` s."
     try:
-        poll(lambda: not any(_pgid(p.pid) == pgid for p in psutil.process_iter(["pid"])), timeout, "job exit", 0.2)
+        poll(lambda: not group_members(pgid), timeout, "job exit", 0.2)
     except TimeoutError:
-        _signal_group(pgid, signal.SIGKILL)
-
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return None
+        for pid in group_members(pgid):  # by pid, not killpg: once the group is empty its id may belong to another job
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        poll(lambda: not group_members(pgid), 30, "job exit after SIGKILL", 0.2)
 
 # %% ../../nbs/45_jobs.ipynb #50c1fa62
+def death_note(cfg: Settings, job: str) -> str:
+    "How job `job` ended (exit code or signal, when this process started it) and the tail of its output."
+    pid = read_pid(pid_file(cfg, job))
+    how = (exit_status(pid) if pid is not None else None) or "exit status unknown: not started by this process"
+    out = tail(out_file(cfg, job), 15) or f"(nothing in {out_file(cfg, job)}; its Flink log ends:)\n" + tail(job_log_file(cfg, job), 5)
+    return f"{job} ({how}):\n{out}"
+
 def wait_for(
     check: Callable[[], object],  # returns a truthy value when done (exceptions count as not yet)
     timeout: float,  # seconds
@@ -185,7 +184,7 @@ def wait_for(
             cfg, names = jobs_alive
             dead = [j for j in names if job_pid(cfg, j) is None]
             if dead:
-                raise RuntimeError(f"{what}: job(s) {dead} died\n" + "\n".join(tail(out_file(cfg, j), 15) for j in dead))
+                raise RuntimeError(f"{what}: job(s) {dead} died\n" + "\n".join(death_note(cfg, j) for j in dead))
     return poll(check, timeout, what, interval, jobs_there)
 
 READY_METRIC = {"transaction-processor": "events_validated", "fraud-detector": "events_scored",

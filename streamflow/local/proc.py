@@ -5,6 +5,7 @@
 # %% ../../nbs/30_local_proc.ipynb #ae6f5793
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ T = TypeVar("T")
 
 # %% auto #0
 __all__ = ['T', 'ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'free_port', 'poll', 'wait_until',
-           'live_pid', 'spawn', 'stop_pid', 'tail']
+           'read_pid', 'live_pid', 'exit_status', 'group_members', 'spawn', 'stop_pid', 'tail']
 
 # %% ../../nbs/30_local_proc.ipynb #2497a881
 class ServiceError(RuntimeError):
@@ -115,13 +116,40 @@ def _cmdline(pid: int) -> str:
     except (psutil.Error, OSError):
         return ""
 
-def live_pid(pid_file: Path, marker: str) -> int | None:
-    "The pid in `pid_file` if that process is alive and its command line contains `marker`, else None."
+def read_pid(pid_file: Path) -> int | None:
+    "The pid written in `pid_file` (None if there is none), alive or not."
     try:
-        pid = int(Path(pid_file).read_text().split()[0])
+        return int(Path(pid_file).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if marker in _cmdline(pid) else None
+
+def live_pid(pid_file: Path, marker: str) -> int | None:
+    "The pid in `pid_file` if that process is alive and its command line contains `marker`, else None."
+    pid = read_pid(pid_file)
+    return pid if pid is not None and marker in _cmdline(pid) else None
+
+_CHILDREN: dict[int, subprocess.Popen] = {}  # what `spawn` started from this process: reaped, and asked how they ended
+
+def exit_status(pid: int) -> str | None:
+    "How a process `spawn` started from this process ended ('exit code 1', 'killed by SIGKILL'); None if running or not ours."
+    p = _CHILDREN.get(pid)
+    code = p.poll() if p is not None else None  # also reaps it: a dead child is not left behind as a zombie
+    if code is None:
+        return None
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+
+def group_members(pgid: int) -> list[int]:
+    "The live processes (zombies aside) of process group `pgid`."
+    for pid in list(_CHILDREN):
+        exit_status(pid)  # reap our own dead children first: a zombie leader would look like a live group
+    out = []
+    for p in psutil.process_iter(["pid", "status"]):
+        try:
+            if p.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(p.pid) == pgid:
+                out.append(p.pid)
+        except (psutil.Error, OSError):
+            pass
+    return out
 
 def spawn(
     cmd: Sequence[str],  # the command line
@@ -136,6 +164,7 @@ def spawn(
         p = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              env=env, cwd=cwd, start_new_session=True)
     pid_file.write_text(f"{p.pid}\n")
+    _CHILDREN[p.pid] = p
     return p.pid
 
 def stop_pid(pid: int, timeout: float = 60) -> bool:
