@@ -21,11 +21,11 @@ from .models import EARTH_RADIUS_KM
 
 # %% auto #0
 __all__ = ['SILVER_MODELS', 'GOLD_STAGES', 'GOLD_MODELS', 'QUALITY_CHECKS', 'MAINTENANCE', 'GOLD_TABLES', 'DEFAULT_PARAMS',
-           'CONN_ID', 'DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'REPORTS', 'DAG_ORDER', 'sql_dir', 'model_path',
-           'placeholders', 'split_statements', 'run_sql_file', 'run_models', 'run_stages', 'refresh', 'gold_counts',
-           'quality_results', 'load_labels', 'report_notebook', 'report_dir', 'render_html', 'airflow_connection',
-           'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db', 'report_logical_date', 'run_dag', 'run_dags',
-           'summary', 'airflow_standalone']
+           'CONN_ID', 'DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'REPORTS', 'DAG_ORDER', 'DAG_TEST_MARK', 'sql_dir',
+           'model_path', 'placeholders', 'split_statements', 'run_sql_file', 'run_models', 'run_stages', 'refresh',
+           'gold_counts', 'quality_results', 'load_labels', 'report_notebook', 'report_dir', 'render_html',
+           'airflow_connection', 'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db', 'report_logical_date',
+           'run_dag_tests', 'parse_dag_tests', 'run_dag', 'run_dags', 'summary', 'airflow_standalone']
 
 # %% ../nbs/50_batch.ipynb #cb6875f2
 SILVER_MODELS = ("fraud_alerts", "clean_transactions", "attach_alerts", "customers")
@@ -286,6 +286,66 @@ def report_logical_date(when: datetime) -> datetime:
     return day + timedelta(days=1)
 
 # %% ../nbs/50_batch.ipynb #552bf4d9
+DAG_TEST_MARK = "@@streamflow-dag-test "  # framing of each run in the output of `_DAG_TESTS`
+
+# `airflow dags test` for each run given as JSON in argv[1], in one process: what `airflow` itself does per command
+# (its parser, then the command), so Airflow's start-up (about 7 s, twice that on a busy machine) is paid once
+_DAG_TESTS = r"""
+import json, sys, time, traceback
+from airflow.cli import cli_parser
+from airflow.configuration import write_default_airflow_configuration_if_needed
+MARK = sys.argv[2]
+write_default_airflow_configuration_if_needed()
+parser = cli_parser.get_parser()
+for run in json.loads(sys.argv[1]):
+    print(MARK + json.dumps({"start": run["dag_id"]}), flush=True)
+    t0, ok = time.perf_counter(), True
+    try:
+        args = parser.parse_args(["dags", "test", run["dag_id"], run["logical_date"]]
+                                 + (["--conf", json.dumps(run["conf"])] if run["conf"] else []))
+        args.func(args)
+    except SystemExit as e:  # `dags test` exits with "DagRun failed"
+        ok = e.code in (None, 0)
+        print(f"SystemExit: {e.code}", flush=True)
+    except Exception:
+        ok = False
+        traceback.print_exc()
+    sys.stderr.flush()
+    print(MARK + json.dumps({"dag_id": run["dag_id"], "ok": ok, "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+"""
+
+def run_dag_tests(
+    cfg: Settings,  # settings
+    runs: list[tuple[str, datetime, dict[str, Any] | None]],  # (dag_id, logical date, run conf), in order
+    env: dict[str, str] | None = None,  # default: airflow_env(cfg)
+) -> list[dict[str, Any]]:
+    "`airflow dags test` of each run, in order, in one Airflow process; per run {dag_id, ok, seconds, log_tail}."
+    todo = [{"dag_id": d, "logical_date": ld.isoformat(), "conf": c} for d, ld, c in runs]
+    env = env or airflow_env(cfg)
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([sys.executable, "-c", _DAG_TESTS, json.dumps(todo), DAG_TEST_MARK], env=env, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800 * max(1, len(todo)))
+    return parse_dag_tests(r.stdout, [d for d, _, _ in runs], r.returncode)
+
+def parse_dag_tests(output: str, dag_ids: list[str], returncode: int) -> list[dict[str, Any]]:
+    "Split the output of `_DAG_TESTS` into one result per run; a run the process did not finish failed."
+    results: list[dict[str, Any]] = []
+    log: list[str] = []
+    for line in output.splitlines():
+        if not line.startswith(DAG_TEST_MARK):
+            log.append(line)
+            continue
+        m = json.loads(line[len(DAG_TEST_MARK):])
+        if "start" in m:
+            log = []
+        else:
+            results.append({**m, "log_tail": "\n".join(log)[-4000:]})
+    for dag_id in dag_ids[len(results):]:
+        results.append({"dag_id": dag_id, "ok": False, "seconds": None,
+                        "log_tail": "\n".join(log)[-4000:] + f"\n(the Airflow process exited with {returncode} before this run ended)"})
+        log = []
+    return results
+
 def run_dag(
     cfg: Settings,  # settings
     dag_id: str,  # the DAG to run
@@ -294,11 +354,7 @@ def run_dag(
     env: dict[str, str] | None = None,  # default: airflow_env(cfg)
 ) -> dict[str, Any]:
     "One `airflow dags test` run: {dag_id, ok, seconds, log_tail}."
-    t0 = time.perf_counter()
-    args = ["dags", "test", dag_id, logical_date.isoformat()] + (["--conf", json.dumps(conf)] if conf else [])
-    r = airflow(cfg, *args, env=env, check=False, timeout=1800)
-    return {"dag_id": dag_id, "ok": r.returncode == 0, "seconds": round(time.perf_counter() - t0, 1),
-            "log_tail": (r.stdout + r.stderr)[-4000:]}
+    return run_dag_tests(cfg, [(dag_id, logical_date, conf)], env)[0]
 
 def run_dags(
     cfg: Settings,  # settings
@@ -316,11 +372,9 @@ def run_dags(
     if labels:
         load_labels(dsn, labels)
     started = datetime.now(UTC)
-    runs = []
-    for dag_id in dags:
-        ld = report_logical_date(when) if dag_id == "fraud_report" else (logical_date or datetime.now(UTC))
-        conf = {"settle_seconds": settle_seconds} if dag_id == "bronze_to_silver" else None
-        runs.append(run_dag(cfg, dag_id, ld, conf, env))
+    todo = [(dag_id, report_logical_date(when) if dag_id == "fraud_report" else (logical_date or datetime.now(UTC)),
+             {"settle_seconds": settle_seconds} if dag_id == "bronze_to_silver" else None) for dag_id in dags]
+    runs = run_dag_tests(cfg, todo, env)
     rdir = report_dir(cfg, report_logical_date(when) - timedelta(days=1))
     reports = sorted(str(p) for p in rdir.glob("*.html")) if rdir.is_dir() else []
     return {"runs": runs, "gold_counts": gold_counts(dsn), "quality": quality_results(dsn, since=started),
