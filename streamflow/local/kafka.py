@@ -14,8 +14,21 @@ import uuid
 from pathlib import Path
 from string import Template
 
+from streamflow.local.proc import (
+    ServiceError,
+    exit_status,
+    host_port,
+    live_pid,
+    log_dir,
+    port_open,
+    service_dir,
+    spawn,
+    stop_pid,
+    tail,
+    wait_until,
+)
+
 from ..config import Settings, Topic
-from .proc import ServiceError, host_port, live_pid, log_dir, port_open, service_dir, spawn, stop_pid, tail, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +181,9 @@ def start_broker(cfg: Settings, timeout: float = START_TIMEOUT_S) -> int:
         wait_until(lambda: broker_healthy(cfg, timeout=2), timeout, "Kafka broker",
                    alive=lambda: broker_pid(cfg) is not None)
     except ServiceError as e:
-        raise ServiceError(f"{e}; see {p['log']} and {p['out']}:\n{tail(p['out'])}") from None
+        how = exit_status(pid)  # e.g. "exit code 1": the reason is then in server.log, not on stdout
+        raise ServiceError(f"{e}{f' ({how})' if how else ''}; see {p['log']} and {p['out']}:\n"
+                           f"{tail(p['out']) or tail(p['log'], 10)}") from None
     return pid
 
 def stop_broker(cfg: Settings, timeout: float = STOP_TIMEOUT_S) -> bool:

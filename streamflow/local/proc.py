@@ -123,12 +123,24 @@ def read_pid(pid_file: Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
 
+_CHILDREN: dict[int, subprocess.Popen] = {}  # what `spawn` started from this process: reaped, and asked how they ended
+
 def live_pid(pid_file: Path, marker: str) -> int | None:
     "The pid in `pid_file` if that process is alive and its command line contains `marker`, else None."
     pid = read_pid(pid_file)
-    return pid if pid is not None and marker in _cmdline(pid) else None
-
-_CHILDREN: dict[int, subprocess.Popen] = {}  # what `spawn` started from this process: reaped, and asked how they ended
+    if pid is None:
+        return None
+    child = _CHILDREN.get(pid)
+    if child is not None:  # ours: the handle is the truth (an unreaped pid is never reused), no /proc read needed
+        args = child.args if isinstance(child.args, list) else [child.args]  # `spawn` passes a list
+        return pid if child.poll() is None and marker in " ".join(map(str, args)) else None
+    for _ in range(3):  # /proc/<pid>/cmdline can read empty for a moment on a loaded machine: look again
+        if marker in _cmdline(pid):
+            return pid
+        if not psutil.pid_exists(pid):
+            return None
+        time.sleep(0.05)
+    return None
 
 def exit_status(pid: int) -> str | None:
     "How a process `spawn` started from this process ended ('exit code 1', 'killed by SIGKILL'); None if running or not ours."
