@@ -13,7 +13,7 @@ from pathlib import Path
 from airflow.providers.papermill.operators.papermill import PapermillOperator
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from streamflow.batch import DSN_ENV, REPORTS
+from streamflow.batch import REPORTS, REPORTS_DSN_ENV
 
 NB_DIR = Path(__file__).resolve().parents[1] / "nbs" / "reporting"
 DEFAULT_ARGS = {"owner": "streamflow", "retries": 2, "retry_delay": timedelta(minutes=2)}
@@ -53,7 +53,7 @@ def fraud_report():
             task_id=name,
             input_nb=str(NB_DIR / f"{name}.ipynb"),
             output_nb="{{ ti.xcom_pull(task_ids='prepare')['" + name + "'] }}",
-            parameters={"dsn_env": DSN_ENV, "interval_start": "{{ data_interval_start }}",
+            parameters={"dsn_env": REPORTS_DSN_ENV, "interval_start": "{{ data_interval_start }}",
                         "interval_end": "{{ data_interval_end }}",
                         "output_dir": "{{ ti.xcom_pull(task_ids='prepare')['dir'] }}"},
             kernel_name="python3",

@@ -21,9 +21,9 @@ from .models import EARTH_RADIUS_KM
 
 # %% auto #0
 __all__ = ['SILVER_MODELS', 'GOLD_STAGES', 'GOLD_MODELS', 'QUALITY_CHECKS', 'MAINTENANCE', 'GOLD_TABLES', 'DEFAULT_PARAMS',
-           'CONN_ID', 'DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'REPORTS', 'DAG_ORDER', 'DAG_TEST_MARK', 'sql_dir',
-           'model_path', 'placeholders', 'split_statements', 'run_sql_file', 'run_models', 'run_stages', 'refresh',
-           'gold_counts', 'quality_results', 'load_labels', 'report_notebook', 'report_dir', 'render_html',
+           'CONN_ID', 'REPORTS_DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'REPORTS', 'DAG_ORDER', 'DAG_TEST_MARK',
+           'sql_dir', 'model_path', 'placeholders', 'split_statements', 'run_sql_file', 'run_models', 'run_stages',
+           'refresh', 'gold_counts', 'quality_results', 'load_labels', 'report_notebook', 'report_dir', 'render_html',
            'airflow_connection', 'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db', 'report_logical_date',
            'run_dag_tests', 'parse_dag_tests', 'run_dag', 'run_dags', 'summary', 'airflow_standalone']
 
@@ -50,7 +50,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "earth_radius_km": EARTH_RADIUS_KM,  # silver distances use the radius of `models.haversine_km` (not a knob)
 }
 CONN_ID = "streamflow_warehouse"  # the Airflow connection, from AIRFLOW_CONN_STREAMFLOW_WAREHOUSE
-DSN_ENV = "STREAMFLOW_WAREHOUSE_DSN"  # the transform role's URI, for the report notebooks
+REPORTS_DSN_ENV = "STREAMFLOW_REPORTS_DSN"  # the reader role's URI: the report notebooks read, never write
 SILVER_ASSET = "streamflow.silver.clean_transactions"  # emitted by bronze_to_silver, schedules silver_to_gold
 GOLD_ASSET = "streamflow.gold"  # emitted by silver_to_gold
 
@@ -228,8 +228,10 @@ def airflow_env(
     cfg: Settings,  # settings
     dsn: str | None = None,  # the warehouse URI; default: the transform role's
     base: dict[str, str] | None = None,  # the environment to extend (default: os.environ)
+    reports_dsn: str | None = None,  # the reports' URI; default: the reader role's
 ) -> dict[str, str]:
-    "The environment `airflow` runs in: home, SQLite metadata, DAGs folder, API port, warehouse connection."
+    "The environment `airflow` runs in: home, SQLite metadata, DAGs folder, API port, warehouse connections."
+    from streamflow.warehouse import dsn_for
     dsn = dsn or warehouse_dsn(cfg)
     home = cfg.path(cfg.airflow.home)
     port = cfg.airflow.api_port
@@ -244,7 +246,7 @@ def airflow_env(
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW_CONN_" + CONN_ID.upper(): airflow_connection(dsn),
-        DSN_ENV: dsn,
+        REPORTS_DSN_ENV: reports_dsn or dsn_for(cfg, "reader"),
         "STREAMFLOW_HOME": str(cfg.root),
         # tasks load the config themselves: hand them this cfg's paths (reports) and Airflow home
         "STREAMFLOW__PATHS__REPORTS_DIR": str(cfg.path(cfg.paths.reports_dir)),

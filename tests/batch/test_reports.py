@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from batch_helpers import events, write_bronze
 
-from streamflow.batch import DSN_ENV, REPORTS, load_labels, refresh, render_html, report_notebook, run_models
+from streamflow.batch import REPORTS, REPORTS_DSN_ENV, load_labels, refresh, render_html, report_notebook, run_models
+from streamflow.warehouse import dsn_for
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ def _render(cfg, tmp_path, name: str, start: datetime, end: datetime) -> tuple[s
 
     out = tmp_path / f"{name}-{start:%Y%m%d}.ipynb"
     pm.execute_notebook(str(report_notebook(cfg, name)), str(out), kernel_name="python3", progress_bar=False,
-                        parameters={"dsn_env": DSN_ENV, "interval_start": start.isoformat(),
+                        parameters={"dsn_env": REPORTS_DSN_ENV, "interval_start": start.isoformat(),
                                     "interval_end": end.isoformat()})
     html = render_html(out).read_text(encoding="utf-8")
     return html, _visible_text(html)
@@ -37,7 +38,7 @@ def _render(cfg, tmp_path, name: str, start: datetime, end: datetime) -> tuple[s
 
 @pytest.fixture
 def report_env(warehouse, transform_dsn, monkeypatch):
-    monkeypatch.setenv(DSN_ENV, transform_dsn)
+    monkeypatch.setenv(REPORTS_DSN_ENV, dsn_for(warehouse, "reader"))  # reports read as the reader role, as in Airflow
     monkeypatch.setenv("STREAMFLOW__KAFKA__BOOTSTRAP", warehouse.kafka.bootstrap)  # the dead letters: the test broker
     return warehouse
 

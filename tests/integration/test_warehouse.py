@@ -106,11 +106,22 @@ def test_writer_inserts_into_bronze_only(stack):
     _denied(stack, "writer", "CREATE TABLE bronze.sneaky (x int)")
 
 
-def test_reader_reads_gold_only(stack):
+def test_reader_reads_gold_and_what_the_reports_show_only(stack):
     with connect(stack, "reader") as c:
         c.execute("SELECT count(*) FROM gold.fact_transactions").fetchone()
+        c.execute("SELECT transaction_id, amount, fraud_score FROM gold.fact_transactions").fetchall()
+        c.execute("SELECT passed FROM ops.quality_results").fetchall()
+        c.execute("SELECT is_fraud FROM ops.fraud_labels").fetchall()
+        c.execute("SELECT ingested_at, is_valid, quality_checks FROM silver.clean_transactions").fetchall()
+        c.execute("SELECT ingested_at, reasons FROM silver.rejected_transactions").fetchall()
     _denied(stack, "reader", "SELECT * FROM bronze.raw_transactions")
+    _denied(stack, "reader", "SELECT count(*) FROM bronze.raw_fraud_alerts")
     _denied(stack, "reader", "SELECT * FROM silver.customers")
+    _denied(stack, "reader", "SELECT customer_id FROM silver.clean_transactions")
+    _denied(stack, "reader", "SELECT raw_payload FROM silver.rejected_transactions")
+    for table in ("gold.fact_transactions", "gold.dim_customer"):  # exact customer coordinates are not for reports
+        _denied(stack, "reader", f"SELECT latitude FROM {table}")
+        _denied(stack, "reader", f"SELECT * FROM {table}")
     _denied(stack, "reader", "INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, "
                              "event_timestamp, raw_payload) VALUES ('x', 0, 0, now(), '{}')")
     _denied(stack, "reader", "DELETE FROM gold.fact_transactions")
@@ -126,6 +137,37 @@ def test_transform_reads_bronze_and_writes_silver_and_gold(stack):
         c.rollback()
     _denied(stack, "transform", "INSERT INTO bronze.raw_transactions (kafka_topic, kafka_partition, kafka_offset, "
                                 "event_timestamp, raw_payload) VALUES ('x', 0, 0, now(), '{}')")
+
+
+def test_bronze_is_append_only_but_for_the_owner_and_prune(stack):
+    offset = uuid.uuid4().int % 10**12
+    with connect(stack, "writer") as c:
+        assert _insert_bronze(c, offset) == 1
+    for role in ("transform", "writer", "reader"):
+        _denied(stack, role, "DELETE FROM bronze.raw_transactions")
+        _denied(stack, role, "UPDATE bronze.raw_transactions SET transaction_id = 'x'")
+        _denied(stack, role, "TRUNCATE bronze.raw_fraud_alerts")
+    with connect(stack, "transform") as c:  # retention's one door: only rows silver has read, older than the period
+        before = c.execute("SELECT count(*) FROM bronze.raw_transactions").fetchone()[0]
+        assert c.execute("SELECT * FROM ops.prune_bronze(36500)").fetchone() == (0, 0)
+        assert c.execute("SELECT count(*) FROM bronze.raw_transactions").fetchone()[0] == before
+    _denied(stack, "reader", "SELECT * FROM ops.prune_bronze(0)")
+    _denied(stack, "writer", "SELECT * FROM ops.prune_bronze(0)")
+
+
+def test_public_cannot_connect_or_create_temporary_tables(stack, pg_owner):
+    role = f"nobody_{uuid.uuid4().hex[:6]}"
+    pg_owner.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    try:
+        db = stack.postgres.database
+        rows = pg_owner.execute("SELECT r, has_database_privilege(r, %s, 'CONNECT'), has_database_privilege(r, %s, "
+                                "'TEMPORARY') FROM unnest(%s::text[]) r",
+                                [db, db, [role, *(getattr(stack.postgres.roles, k) for k in ("writer", "transform", "reader"))]]).fetchall()
+        assert {r: (conn, temp) for r, conn, temp in rows} == {
+            role: (False, False), stack.postgres.roles.writer: (True, False),
+            stack.postgres.roles.transform: (True, True), stack.postgres.roles.reader: (True, False)}
+    finally:
+        pg_owner.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 def test_later_tables_get_the_grants_automatically(stack, pg_owner):

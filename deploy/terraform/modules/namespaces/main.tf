@@ -46,8 +46,8 @@ resource "kubernetes_secret_v1" "pg_role" {
 }
 
 # Client credentials in the clients' namespaces (a pod can only read Secrets of its own namespace), in the form
-# the project's config expects: STREAMFLOW_PG_<ROLE>_PASSWORD for the Flink jobs (writer role), and the Airflow
-# connection / URI streamflow.batch reads (transform role).
+# the project's config expects: STREAMFLOW_PG_<ROLE>_PASSWORD for the Flink jobs (writer role), the Airflow
+# connection streamflow.batch reads (transform role) and the reports' URI (reader role).
 resource "kubernetes_secret_v1" "pg_writer" {
   metadata {
     name      = "streamflow-pg-writer"
@@ -59,19 +59,22 @@ resource "kubernetes_secret_v1" "pg_writer" {
 
 locals {
   transform_password = random_password.pg["streamflow-transform"].result
+  reader_password    = random_password.pg["streamflow-reader"].result
 }
 
+# The DAGs' tasks connect as the transform role; the report notebooks as the reader (read-only). Both over TLS:
+# CloudNativePG serves it by default, and sslmode=require refuses a plaintext fallback.
 resource "kubernetes_secret_v1" "warehouse" {
   metadata {
     name      = "streamflow-warehouse"
     namespace = "streamflow-orchestration"
   }
   data = {
-    password = local.transform_password
-    dsn      = "postgresql://streamflow_transform:${local.transform_password}@${local.pg_host}:5432/streamflow"
+    password    = local.transform_password
+    reports_dsn = "postgresql://streamflow_reader:${local.reader_password}@${local.pg_host}:5432/streamflow?sslmode=require"
     conn = jsonencode({
       conn_type = "postgres", host = local.pg_host, port = 5432, login = "streamflow_transform",
-      password  = local.transform_password, schema = "streamflow"
+      password  = local.transform_password, schema = "streamflow", extra = { sslmode = "require" }
     })
   }
   depends_on = [kubectl_manifest.namespaces]
