@@ -13,14 +13,26 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import psutil
+
+from streamflow.flink_runtime import (
+    JOB_NAMES,
+    checkpoint_dir,
+    flink_run_dir,
+    job_log_file,
+    job_metrics_port,
+    job_tmp_dir,
+    latest_checkpoint,
+)
+
 from ..config import Settings
-from ..flink_runtime import JOB_NAMES, checkpoint_dir, flink_run_dir, job_log_file, job_metrics_port, latest_checkpoint
 from ..local.proc import exit_status, group_members, live_pid, poll, read_pid, spawn, tail
 
 # %% auto #0
 __all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'job_module', 'job_names', 'pid_file', 'out_file',
-           'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'death_note', 'wait_for',
-           'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze', 'progress_marks', 'wait_processed']
+           'job_pid', 'parse_prometheus', 'job_metrics', 'status', 'start', 'stop', 'kill', 'strays', 'death_note',
+           'wait_for', 'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze', 'progress_marks',
+           'wait_processed']
 
 # %% ../../nbs/45_jobs.ipynb #02d7bd45
 def job_module(job: str) -> str:
@@ -115,6 +127,7 @@ def start(
     for job in job_names(names):
         if job_pid(cfg, job):
             continue
+        _kill_strays(cfg, job)  # a JVM left from a killed run of this job would read the same topics
         out = out_file(cfg, job)
         out.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", job_module(job)] + (["--fresh"] if fresh else [])
@@ -140,6 +153,7 @@ def stop(
             continue
         _signal_group(pid, signal.SIGTERM)
         _wait_group_gone(pid, timeout)
+        _kill_strays(cfg, job)
     return status(cfg, names)
 
 def kill(cfg: Settings, names: Iterable[str]) -> list[dict]:
@@ -149,6 +163,7 @@ def kill(cfg: Settings, names: Iterable[str]) -> list[dict]:
         if pid is not None:
             _signal_group(pid, signal.SIGKILL)
             _wait_group_gone(pid, 30)
+        _kill_strays(cfg, job)
     return status(cfg, names)
 
 def _wait_group_gone(pgid: int, timeout: float) -> None:
@@ -162,6 +177,31 @@ def _wait_group_gone(pgid: int, timeout: float) -> None:
             except ProcessLookupError:
                 pass
         poll(lambda: not group_members(pgid), 30, "job exit after SIGKILL", 0.2)
+
+def strays(cfg: Settings, job: str) -> list[int]:
+    "Live processes of job `job` of this run folder outside its process group: a JVM that outlived its Python parent."
+    mark = f"-Djava.io.tmpdir={job_tmp_dir(cfg, job)}"  # the job's JVM carries its own scratch folder (flink_env_vars)
+    leader = job_pid(cfg, job)
+    out = []
+    for p in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            if mark in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE \
+                    and (leader is None or os.getpgid(p.pid) != leader):
+                out.append(p.pid)
+        except (psutil.Error, OSError):
+            pass
+    return out
+
+def _kill_strays(cfg: Settings, job: str) -> None:
+    procs = []
+    for pid in strays(cfg, job):
+        try:
+            p = psutil.Process(pid)
+            p.kill()
+            procs.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=30)
 
 # %% ../../nbs/45_jobs.ipynb #50c1fa62
 def death_note(cfg: Settings, job: str) -> str:

@@ -131,9 +131,14 @@ def live_pid(pid_file: Path, marker: str) -> int | None:
     if pid is None:
         return None
     child = _CHILDREN.get(pid)
-    if child is not None:  # ours: the handle is the truth (an unreaped pid is never reused), no /proc read needed
+    if child is not None:  # ours: the handle is the truth (an unreaped pid is never reused), not its /proc cmdline
         args = child.args if isinstance(child.args, list) else [child.args]  # `spawn` passes a list
-        return pid if child.poll() is None and marker in " ".join(map(str, args)) else None
+        if child.poll() is not None or marker not in " ".join(map(str, args)):
+            return None
+        try:  # a killed JVM is a zombie while its threads go away, and not yet reapable: dead all the same
+            return None if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE else pid
+        except psutil.Error:
+            return None
     for _ in range(3):  # /proc/<pid>/cmdline can read empty for a moment on a loaded machine: look again
         if marker in _cmdline(pid):
             return pid
