@@ -85,7 +85,7 @@ resource "random_id" "fernet" {
 }
 
 resource "random_password" "airflow" {
-  for_each = toset(["api-secret-key", "jwt-secret"])
+  for_each = toset(["api-secret-key", "jwt-secret", "admin"])
   length   = 48
   special  = false
 }
@@ -97,6 +97,8 @@ resource "kubernetes_secret_v1" "airflow" {
     "airflow-fernet-key"     = { "fernet-key" = "${random_id.fernet.b64_url}=" }
     "airflow-api-secret-key" = { "api-secret-key" = random_password.airflow["api-secret-key"].result }
     "airflow-jwt-secret"     = { "jwt-secret" = random_password.airflow["jwt-secret"].result }
+    # SimpleAuthManager's passwords file ({"user": "password"}), copied into the api-server by an init container
+    "airflow-admin-password" = { "passwords.json" = jsonencode({ admin = random_password.airflow["admin"].result }) }
   }
   metadata {
     name      = each.key
