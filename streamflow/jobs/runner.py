@@ -26,7 +26,7 @@ from streamflow.flink_runtime import (
 )
 
 from ..config import Settings
-from ..local.proc import exit_status, group_members, live_pid, poll, read_pid, spawn, tail
+from ..local.proc import exit_status, live_pid, poll, read_pid, spawn, stop_group, tail
 
 # %% auto #0
 __all__ = ['FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'job_module', 'job_names', 'pid_file', 'out_file',
@@ -135,12 +135,6 @@ def start(
         spawn(cmd, out, pid_file(cfg, job), env=env, cwd=root)
     return status(cfg, names)
 
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)  # the job process leads its own session: this reaches its JVM too
-    except ProcessLookupError:
-        pass
-
 def stop(
     cfg: Settings,
     names: Iterable[str] | None = None,  # jobs to stop (default: all three)
@@ -151,8 +145,7 @@ def stop(
         pid = job_pid(cfg, job)
         if pid is None:
             continue
-        _signal_group(pid, signal.SIGTERM)
-        _wait_group_gone(pid, timeout)
+        stop_group(pid, timeout)  # the job process leads its own session: this reaches its JVM too
         _kill_strays(cfg, job)
     return status(cfg, names)
 
@@ -161,22 +154,9 @@ def kill(cfg: Settings, names: Iterable[str]) -> list[dict]:
     for job in job_names(names):
         pid = job_pid(cfg, job)
         if pid is not None:
-            _signal_group(pid, signal.SIGKILL)
-            _wait_group_gone(pid, 30)
+            stop_group(pid, 30, signal.SIGKILL)
         _kill_strays(cfg, job)
     return status(cfg, names)
-
-def _wait_group_gone(pgid: int, timeout: float) -> None:
-    "Wait until group `pgid` has no live process; SIGKILL what is left after `timeout` s."
-    try:
-        poll(lambda: not group_members(pgid), timeout, "job exit", 0.2)
-    except TimeoutError:
-        for pid in group_members(pgid):  # by pid, not killpg: once the group is empty its id may belong to another job
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        poll(lambda: not group_members(pgid), 30, "job exit after SIGKILL", 0.2)
 
 def strays(cfg: Settings, job: str) -> list[int]:
     "Live processes of job `job` of this run folder outside its process group: a JVM that outlived its Python parent."

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 # %% auto #0
 __all__ = ['T', 'ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'free_port', 'poll', 'wait_until',
-           'read_pid', 'live_pid', 'exit_status', 'group_members', 'spawn', 'stop_pid', 'tail']
+           'read_pid', 'live_pid', 'exit_status', 'stop_group', 'group_members', 'spawn', 'stop_pid', 'tail']
 
 # %% ../../nbs/30_local_proc.ipynb #2497a881
 class ServiceError(RuntimeError):
@@ -154,6 +154,26 @@ def exit_status(pid: int) -> str | None:
     if code is None:
         return None
     return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+
+def stop_group(
+    pgid: int,  # a process group: a process `spawn` started leads one, with everything it started
+    timeout: float = 30,  # seconds to wait before SIGKILL
+    sig: int = signal.SIGTERM,  # the first signal
+) -> None:
+    "Signal process group `pgid`, wait until none of it is alive, SIGKILL what is left after `timeout` s."
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        poll(lambda: not group_members(pgid), timeout, "process group exit", 0.2)
+    except TimeoutError:
+        for pid in group_members(pgid):  # by pid, not killpg: once the group is empty its id may be someone else's
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        poll(lambda: not group_members(pgid), 30, "process group exit after SIGKILL", 0.2)
 
 def group_members(pgid: int) -> list[int]:
     "The live processes (zombies aside) of process group `pgid`."

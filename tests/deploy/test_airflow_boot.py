@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from streamflow.local.proc import stop_group
 
 pytestmark = [pytest.mark.deploy, pytest.mark.airflow]
 
@@ -119,9 +120,5 @@ def test_api_server_boots_with_the_chart_config_and_refuses_the_unauthenticated(
         assert _call(f"{base}/api/v2/dags", token=body["access_token"])[0] == 200
         assert json.loads(passwords_file.read_text()) == {"admin": password}  # used as given, nothing generated
     finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(10)
+        stop_group(p.pid, timeout=30)  # the api-server and its workers
+        p.wait(10)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -19,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from streamflow.local.proc import stop_group
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -46,12 +47,8 @@ def _make(target: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Po
         try:
             yield p
         finally:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(10)
+            stop_group(p.pid, timeout=30)  # make and everything it started
+            p.wait(10)
 
 
 def _until(check: Callable[[], object], timeout: float, p: subprocess.Popen, log: Path, what: str):
