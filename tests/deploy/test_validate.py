@@ -575,3 +575,39 @@ def test_flink_memory_model_is_what_flink_derives(tmp_path):
     conf["taskmanager.memory.process.size"] = "512m"  # too small for the fixed parts: Flink refuses it
     with pytest.raises(AssertionError):
         _flink_memory(tmp_path, conf, "GET_TM_RESOURCE_PARAMS")
+
+
+# ------------------------------------------------------------------ pod security and namespace isolation (issue 18)
+def test_pod_specs_must_meet_restricted(tree):
+    from checks.security import check_pod_security
+    assert check_pod_security(tree) == []
+    p = tree / "deploy" / "k8s" / "flink" / "session-cluster.yaml"
+    p.write_text(p.read_text().replace("securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}",
+                                       "securityContext: {privileged: true}"))
+    job = tree / "deploy" / "k8s" / "postgres" / "migrate-job.yaml"
+    job.write_text(job.read_text().replace("runAsNonRoot: true, ", ""))
+    values = tree / "deploy" / "k8s" / "airflow" / "values.yaml"
+    values.write_text(values.read_text().replace("        capabilities: {drop: [ALL]}\n", "", 1))  # the init container
+    found = {(f.path, f.message) for f in check_pod_security(tree)}
+    assert found == {
+        ("deploy/k8s/flink/session-cluster.yaml", "container flink-main-container: allowPrivilegeEscalation must be false"),
+        ("deploy/k8s/flink/session-cluster.yaml", "container flink-main-container: capabilities must drop ALL"),
+        ("deploy/k8s/flink/session-cluster.yaml", "container flink-main-container: privileged"),
+        ("deploy/k8s/postgres/migrate-job.yaml", "securityContext.runAsNonRoot must be true"),
+        ("deploy/k8s/airflow/values.yaml", "container auth-passwords: capabilities must drop ALL"),
+    }, found
+
+
+def test_every_namespace_denies_ingress_by_default_and_has_pod_security_labels(tree):
+    from checks.security import check_namespace_isolation
+    assert check_namespace_isolation(tree) == []
+    pols = tree / "deploy" / "k8s" / "namespaces" / "network-policies.yaml"
+    docs = [d for d in yaml.safe_load_all(pols.read_text()) if d]
+    kept = [d for d in docs if not (d["metadata"]["name"] == "default-deny-ingress"
+                                    and d["metadata"]["namespace"] == "streamflow-data")]
+    pols.write_text(yaml.safe_dump_all(kept))
+    ns = tree / "deploy" / "k8s" / "namespaces" / "namespaces.yaml"
+    ns.write_text(ns.read_text().replace("pod-security.kubernetes.io/audit: restricted}", "}", 1))
+    found = {(f.where, f.message) for f in check_namespace_isolation(tree)}
+    assert found == {("streamflow-data", "no default-deny ingress NetworkPolicy"),
+                     ("streamflow-kafka", "pod-security audit must be restricted")}, found

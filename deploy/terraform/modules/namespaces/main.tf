@@ -11,6 +11,18 @@ resource "kubectl_manifest" "namespaces" {
   server_side_apply = true
 }
 
+# Default-deny ingress per namespace and the flows the data path needs (deploy/k8s/namespaces/network-policies.yaml)
+data "kubectl_file_documents" "network_policies" {
+  content = file("${var.k8s_dir}/namespaces/network-policies.yaml")
+}
+
+resource "kubectl_manifest" "network_policies" {
+  for_each          = data.kubectl_file_documents.network_policies.manifests
+  yaml_body         = each.value
+  server_side_apply = true
+  depends_on        = [kubectl_manifest.namespaces]
+}
+
 locals {
   pg_host = "streamflow-pg-rw.streamflow-data.svc"
   # config/default.yaml postgres.superuser / postgres.roles, plus Airflow's metadata owner
