@@ -7,8 +7,10 @@ locals {
   env      = read_terragrunt_config(find_in_parent_folders("env.hcl")).locals
 }
 
-# State stays on the operator's machine next to the code (single node, single operator); swap for an S3 backend
-# when more than one person applies.
+# State (it holds every generated password) lives outside the checkout: STREAMFLOW_TF_STATE_DIR, which the deploy
+# workflow points at a directory on the node that `actions/checkout` never cleans (mode 0700); a person applying
+# by hand gets deploy/terraform/.state (git-ignored). The local backend locks the state file while it applies, and
+# the workflow runs one deployment at a time. Swap for an S3 backend with locking when more than one node applies.
 remote_state {
   backend = "local"
   generate = {
@@ -16,7 +18,7 @@ remote_state {
     if_exists = "overwrite_terragrunt"
   }
   config = {
-    path = "${get_parent_terragrunt_dir()}/.state/${path_relative_to_include()}/terraform.tfstate"
+    path = "${get_env("STREAMFLOW_TF_STATE_DIR", "${get_parent_terragrunt_dir()}/.state")}/${path_relative_to_include()}/terraform.tfstate"
   }
 }
 

@@ -224,7 +224,7 @@ def test_cnpg_and_monitoring_resources_validate_and_fail_when_broken():
     rule = one("deploy/k8s/monitoring/prometheusrule.yaml", "PrometheusRule")
     rule["spec"]["groups"][0]["rules"][0]["for"] = "five minutes"
     assert validate_manifest(rule, SCHEMAS)
-    store = one("deploy/k8s/postgres/cluster.yaml", "ObjectStore")
+    store = one("deploy/k8s/postgres/backup-store.yaml", "ObjectStore")
     del store["spec"]["configuration"]["destinationPath"]
     assert any("destinationPath" in e for e in validate_manifest(store, SCHEMAS))
 

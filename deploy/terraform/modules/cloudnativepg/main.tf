@@ -37,7 +37,16 @@ module "manifests" {
   source = "../manifests"
   files = [
     "${var.k8s_dir}/postgres/cluster.yaml",
+    "${var.k8s_dir}/postgres/backup-store.yaml",
     "${var.k8s_dir}/postgres/migrate-job.yaml",
   ]
+  # the backup store's endpoint and bucket are this environment's (variables.tf: no placeholder gets applied)
+  template_vars = {
+    "${var.k8s_dir}/postgres/backup-store.yaml" = {
+      backup_endpoint    = var.backup_endpoint
+      backup_destination = var.backup_destination
+    }
+  }
   depends_on = [helm_release.barman_cloud]
 }
+

@@ -6,9 +6,11 @@
 # under a module-level depends_on Terraform defers data sources to apply time, which would leave the for_each
 # keys below unknown at plan. Functions of file() are known at plan, whatever the module depends on.
 locals {
+  # a template's `${...}` are filled from its template_vars; every other file is read as it is
+  texts = { for path in var.files : path => contains(keys(var.template_vars), path) ? templatefile(path, var.template_vars[path]) : file(path) }
   documents = flatten([
     for path in var.files : [
-      for doc in split("\n---\n", "\n${file(path)}\n") : {
+      for doc in split("\n---\n", "\n${local.texts[path]}\n") : {
         path = path
         body = trimspace(doc)
         obj  = yamldecode(doc)

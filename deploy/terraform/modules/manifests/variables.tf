@@ -6,3 +6,9 @@ variable "files" {
     error_message = "files must be a non-empty list of .yaml files."
   }
 }
+
+variable "template_vars" {
+  description = "Files of `files` that are Terraform templates (path -> their variables); the others are applied as they are."
+  type        = map(map(string))
+  default     = {}
+}

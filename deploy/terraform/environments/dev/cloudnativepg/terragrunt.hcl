@@ -10,3 +10,9 @@ terraform {
 dependencies {
   paths = ["../flink-operator"]
 }
+
+# where the backups go: no default endpoint; unset or a placeholder, the module's validation stops the apply
+inputs = {
+  backup_endpoint    = get_env("STREAMFLOW_BACKUP_ENDPOINT")
+  backup_destination = get_env("STREAMFLOW_BACKUP_DESTINATION", "s3://streamflow-backups/pg")
+}
