@@ -105,7 +105,7 @@ resource "random_password" "airflow" {
 # The Secrets the Airflow chart values name (data.metadataSecretName, fernetKeySecretName, ...).
 resource "kubernetes_secret_v1" "airflow" {
   for_each = {
-    "airflow-metadata"       = { connection = "postgresql://airflow:${random_password.pg["airflow-db"].result}@${local.pg_host}:5432/airflow" }
+    "airflow-metadata"       = { connection = "postgresql://airflow:${random_password.pg["airflow-db"].result}@${local.pg_host}:5432/airflow?sslmode=require" }
     "airflow-fernet-key"     = { "fernet-key" = "${random_id.fernet.b64_url}=" }
     "airflow-api-secret-key" = { "api-secret-key" = random_password.airflow["api-secret-key"].result }
     "airflow-jwt-secret"     = { "jwt-secret" = random_password.airflow["jwt-secret"].result }
