@@ -93,6 +93,7 @@ class Flink(_Section):
     sink_batch_size: int = Field(default=1000, ge=1)
     sink_flush_interval_ms: int = Field(default=200, ge=1)
     metrics_port: int = Field(default=19249, ge=1, le=65535)
+    bind_host: str = "127.0.0.1"  # every socket the local jobs open (metrics, BLOB server, REST) binds this address
     lib_dir: Path = Path("deploy/local/lib/flink")  # connector and reporter jars (deploy/local/pom.xml)
     jvm_args: str = "-Xms128m -Xmx512m -XX:+UseSerialGC"  # each local MiniCluster JVM (JVM_ARGS): bounded heap, lean GC
 

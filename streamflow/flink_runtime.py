@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -18,10 +19,11 @@ from typing import Any
 from .config import Settings, load_config
 
 # %% auto #0
-__all__ = ['LOG4J_JSON', 'JOB_NAMES', 'METRIC_GROUP', 'JsonFormatter', 'json_logger', 'flink_run_dir', 'checkpoint_dir',
-           'job_tmp_dir', 'flink_jars', 'job_pythonpath', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file',
-           'job_metrics_port', 'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env',
-           'run_job', 'metric_counter']
+__all__ = ['LOG4J_JSON', 'REPORTER_SRC', 'REPORTER_JAR', 'REPORTER_FACTORY', 'JOB_NAMES', 'METRIC_GROUP', 'JsonFormatter',
+           'json_logger', 'flink_run_dir', 'checkpoint_dir', 'job_tmp_dir', 'flink_jars', 'job_pythonpath',
+           'loopback_reporter_jar', 'gateway_lib_dir', 'flink_env_vars', 'job_log_file', 'job_metrics_port',
+           'latest_checkpoint', 'flink_configuration', 'flatten', 'write_flink_conf', 'make_env', 'run_job',
+           'metric_counter']
 
 # %% ../nbs/37_flink_runtime.ipynb #e03598a4
 _STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -93,8 +95,43 @@ appender.main.layout.type = JsonTemplateLayout
 appender.main.layout.eventTemplateUri = classpath:EcsLayout.json
 """
 
+REPORTER_SRC = Path("deploy/local/reporter/src")  # the loopback Prometheus reporter's Java sources
+REPORTER_JAR = "streamflow-loopback-reporter.jar"  # built into flink.lib_dir (not flink-metrics-prometheus-*: globbed)
+REPORTER_FACTORY = "org.apache.flink.metrics.prometheus.LoopbackPrometheusReporterFactory"
+
+def loopback_reporter_jar(cfg: Settings) -> Path:
+    "The loopback Prometheus reporter's jar in `flink.lib_dir`, compiled from `REPORTER_SRC` when missing or older."
+    import fcntl
+
+    import pyflink
+    src, lib = cfg.path(REPORTER_SRC), cfg.path(cfg.flink.lib_dir)
+    jar = lib / REPORTER_JAR
+    sources = [p for p in src.rglob("*") if p.is_file()]
+    def fresh() -> bool:
+        return jar.is_file() and jar.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
+    if fresh():
+        return jar
+    javac, jar_tool = shutil.which("javac"), shutil.which("jar")
+    if not javac or not jar_tool:
+        raise FileNotFoundError("javac and jar (a JDK 17) are needed to build the loopback metrics reporter")
+    prom = sorted(lib.glob("flink-metrics-prometheus-*.jar"))
+    classpath = os.pathsep.join([str(Path(pyflink.__file__).parent / "lib" / "*"), *map(str, prom)])
+    lib.mkdir(parents=True, exist_ok=True)
+    with open(lib / f"{REPORTER_JAR}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the three jobs start at once: one builds, the others wait
+        if fresh():
+            return jar
+        with tempfile.TemporaryDirectory() as d:
+            java = [str(p) for p in sources if p.suffix == ".java"]
+            subprocess.run([javac, "--release", "11", "-nowarn", "-cp", classpath, "-d", d, *java], check=True,
+                           capture_output=True, text=True)
+            shutil.copytree(src / "META-INF", Path(d) / "META-INF")
+            subprocess.run([jar_tool, "--create", "--file", f"{jar}.tmp", "-C", d, "."], check=True, capture_output=True)
+            os.replace(f"{jar}.tmp", jar)
+    return jar
+
 def gateway_lib_dir(cfg: Settings) -> Path:
-    "A `FLINK_LIB_DIR` with PyFlink's jars plus the Prometheus reporter from `flink.lib_dir` (symlinks)."
+    "A `FLINK_LIB_DIR` with PyFlink's jars, the Prometheus reporter from `flink.lib_dir` and our loopback one (symlinks)."
     import pyflink
     d = flink_run_dir(cfg) / "jvm-lib"
     d.mkdir(parents=True, exist_ok=True)
@@ -102,6 +139,7 @@ def gateway_lib_dir(cfg: Settings) -> Path:
     if not prom:
         raise FileNotFoundError(f"flink-metrics-prometheus jar missing in {cfg.path(cfg.flink.lib_dir)}")
     wanted = {j.name: j for j in sorted((Path(pyflink.__file__).parent / "lib").glob("*.jar"))} | {prom[-1].name: prom[-1]}
+    wanted[REPORTER_JAR] = loopback_reporter_jar(cfg)  # next to the upstream reporter: one classloader for both
     for old in d.glob("*.jar"):
         if old.name not in wanted or old.resolve() != wanted[old.name].resolve():
             old.unlink(missing_ok=True)
@@ -124,6 +162,9 @@ def flink_env_vars(cfg: Settings, job: str) -> dict[str, str]:
     # FLINK_HOME must be set, or PyFlink resets FLINK_LIB_DIR to its own lib/ when it starts the JVM
     return {"PYTHONPATH": job_pythonpath(cfg), "FLINK_HOME": str(Path(pyflink.__file__).parent),
             "FLINK_LIB_DIR": str(gateway_lib_dir(cfg)),
+            # the Python driver starts no Beam "loopback" worker-pool server (a gRPC port on every interface): in thread
+            # mode the JVM runs the Python operators itself and never calls it
+            "_python_worker_execution_mode": "process",
             "LOG4J_PROPERTIES": str(log4j), "FLINK_LOG_DIR": str(flink_run_dir(cfg) / "logs"),
             "FLINK_IDENT_STRING": job, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp),
             # without a heap bound the JVM sizes itself from the machine's RAM
@@ -174,9 +215,13 @@ def flink_configuration(
         "restart-strategy.type": "fixed-delay",
         "restart-strategy.fixed-delay.attempts": str(f.restart_attempts),
         "restart-strategy.fixed-delay.delay": f"{f.restart_delay_ms} ms",
-        "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+        "metrics.reporter.prom.factory.class": REPORTER_FACTORY,  # Flink's reporter, bound to bind_host
         "metrics.reporter.prom.port": str(port),
-        "metrics.reporter.prom.host": "127.0.0.1",
+        "metrics.reporter.prom.host": f.bind_host,
+        # every other socket a MiniCluster opens: the BLOB server (jobmanager.bind-host) and the REST endpoint
+        "jobmanager.bind-host": f.bind_host,
+        "rest.bind-address": f.bind_host,
+        "rest.address": f.bind_host,
     }
     ckpt = latest_checkpoint(checkpoint_dir(cfg, job)) if restore else None
     if ckpt is not None:
