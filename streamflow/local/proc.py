@@ -139,7 +139,7 @@ def live_pid(pid_file: Path, marker: str) -> int | None:
             return None if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE else pid
         except psutil.Error:
             return None
-    for _ in range(3):  # /proc/<pid>/cmdline can read empty for a moment on a loaded machine: look again
+    for _ in range(3):  # a false "dead" fails whatever waits on the process: look three times before saying so
         if marker in _cmdline(pid):
             return pid
         if not psutil.pid_exists(pid):
