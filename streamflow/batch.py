@@ -25,7 +25,7 @@ __all__ = ['SILVER_MODELS', 'GOLD_STAGES', 'GOLD_MODELS', 'QUALITY_CHECKS', 'MAI
            'sql_dir', 'model_path', 'placeholders', 'split_statements', 'run_sql_file', 'run_models', 'run_stages',
            'refresh', 'gold_counts', 'quality_results', 'load_labels', 'report_notebook', 'report_dir', 'render_html',
            'airflow_connection', 'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db', 'report_logical_date',
-           'run_dag_tests', 'parse_dag_tests', 'run_dag', 'run_dags', 'summary', 'airflow_standalone']
+           'run_dag_tests', 'parse_dag_tests', 'run_dags', 'summary', 'airflow_standalone']
 
 # %% ../nbs/50_batch.ipynb #cb6875f2
 SILVER_MODELS = ("fraud_alerts", "clean_transactions", "attach_alerts", "customers")
@@ -347,16 +347,6 @@ def parse_dag_tests(output: str, dag_ids: list[str], returncode: int) -> list[di
                         "log_tail": "\n".join(log)[-4000:] + f"\n(the Airflow process exited with {returncode} before this run ended)"})
         log = []
     return results
-
-def run_dag(
-    cfg: Settings,  # settings
-    dag_id: str,  # the DAG to run
-    logical_date: datetime,  # its logical date
-    conf: dict[str, Any] | None = None,  # run configuration (overrides the DAG's params)
-    env: dict[str, str] | None = None,  # default: airflow_env(cfg)
-) -> dict[str, Any]:
-    "One `airflow dags test` run: {dag_id, ok, seconds, log_tail}."
-    return run_dag_tests(cfg, [(dag_id, logical_date, conf)], env)[0]
 
 def run_dags(
     cfg: Settings,  # settings

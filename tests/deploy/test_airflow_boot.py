@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streamflow.local.proc import stop_group
+from streamflow.local.proc import free_port, stop_group
 
 pytestmark = [pytest.mark.deploy, pytest.mark.airflow]
 
@@ -63,12 +62,6 @@ def api_server_env(config: dict[str, dict], home: Path, port: int, passwords_fil
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _call(url: str, data: dict | None = None, token: str | None = None) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
     req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None, headers=headers)
@@ -97,7 +90,7 @@ def test_api_server_boots_with_the_chart_config_and_refuses_the_unauthenticated(
     passwords_file = tmp_path / "auth" / "passwords.json"  # the emptyDir the init container fills
     passwords_file.parent.mkdir()
     passwords_file.write_text(json.dumps({"admin": password}))
-    port = _free_port()
+    port = free_port()
     env = api_server_env(config, tmp_path / "home", port, passwords_file)
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
