@@ -90,12 +90,13 @@ def reset_topics(cfg: Settings, timeout: float = 60) -> None:
     "Delete the benchmark's topics and create them empty; alerts get the broker's append time as timestamps."
     from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
-    from streamflow.local.kafka import ensure_topics
+    from streamflow.kafka_auth import client_config
+    from streamflow.local.kafka import ensure_access, ensure_topics
     from streamflow.local.proc import poll
     names = [t.name for t in cfg.kafka.topics.__dict__.values()]
     if not all(n.startswith(BENCH_PREFIX) for n in names):
         raise ValueError(f"refusing to delete topics that are not the benchmark's: {names}")
-    admin = AdminClient({"bootstrap.servers": cfg.kafka.bootstrap, "log_level": 0})
+    admin = AdminClient(client_config(cfg, "operator", log_level=0))
     have = [n for n in names if n in admin.list_topics(timeout=10).topics]
     for fut in admin.delete_topics(have, operation_timeout=timeout).values() if have else []:
         fut.result()
@@ -104,6 +105,7 @@ def reset_topics(cfg: Settings, timeout: float = 60) -> None:
         poll(lambda: not set(have) & set(admin.list_topics(timeout=10).topics), timeout, "old topics deleted", 0.5)
     except TimeoutError:
         pass  # creating them below waits (and fails) for the rest
+    ensure_access(cfg)  # the ACLs of the benchmark's own topics and groups
     poll(lambda: ensure_topics(cfg) or True, max(timeout - (time.monotonic() - t0), 1), "bench topics created", 1.0)
     res = ConfigResource(ResourceType.TOPIC, cfg.kafka.topics.alerts.name, incremental_configs=[
         ConfigEntry("message.timestamp.type", "LogAppendTime", incremental_operation=AlterConfigOpType.SET)])
@@ -112,7 +114,9 @@ def reset_topics(cfg: Settings, timeout: float = 60) -> None:
 def drop_bench_groups(cfg: Settings) -> int:
     "Delete the consumer groups of this run (named after its client id); how many."
     from confluent_kafka.admin import AdminClient
-    admin = AdminClient({"bootstrap.servers": cfg.kafka.bootstrap, "log_level": 0})
+
+    from streamflow.kafka_auth import client_config
+    admin = AdminClient(client_config(cfg, "operator", log_level=0))
     groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=10).result().valid
               if g.group_id.startswith(cfg.kafka.client_id)]
     for fut in admin.delete_consumer_groups(groups, request_timeout=30).values() if groups else []:
@@ -125,7 +129,9 @@ def drop_bench_groups(cfg: Settings) -> int:
 def delete_topics(cfg: Settings) -> None:
     "Delete the benchmark's topics."
     from confluent_kafka.admin import AdminClient
-    admin = AdminClient({"bootstrap.servers": cfg.kafka.bootstrap, "log_level": 0})
+
+    from streamflow.kafka_auth import client_config
+    admin = AdminClient(client_config(cfg, "operator", log_level=0))
     names = [t.name for t in cfg.kafka.topics.__dict__.values() if t.name.startswith(BENCH_PREFIX)]
     names = [n for n in names if n in admin.list_topics(timeout=10).topics]
     for fut in admin.delete_topics(names).values() if names else []:
@@ -136,14 +142,14 @@ def recreate_database(cfg: Settings, bcfg: Settings, seed: int) -> None:
     "Drop and create the benchmark database, migrate it and seed the reference data."
     from psycopg import sql
 
-    from streamflow.local.postgres import secrets_path
+    from streamflow.local.credentials import secrets_path
     from streamflow.warehouse import connect, migrate
     from streamflow.warehouse import seed as seed_reference
     from streamflow.world import configured_world
     name = bcfg.postgres.database
     if not name.endswith("_bench") or name == cfg.postgres.database:
         raise ValueError(f"refusing to drop {name!r}: not the benchmark's database")
-    src, dst = secrets_path(cfg), secrets_path(bcfg)  # the same roles, so the same passwords
+    src, dst = secrets_path(cfg), secrets_path(bcfg)  # the same roles and Kafka users, so the same passwords
     if src.is_file() and not dst.is_file():
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, Settings, load_config
+from .kafka_auth import CLIENTS
 
 log = logging.getLogger("streamflow")
 
@@ -229,7 +230,7 @@ def cmd_env(args, cfg: Settings) -> int:
     "Print shell exports for the running stack: eval \"$(streamflow env)\"."
     from streamflow import services
 
-    print(services.env_exports(cfg))
+    print(services.env_exports(cfg, args.kafka_client))
     return 0
 
 # %% ../nbs/90_cli.ipynb #caf0085c
@@ -355,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = add("services", cmd_services, "start, stop or show the local Kafka and PostgreSQL")
     sv.add_argument("action", choices=["up", "down", "status"])
-    add("env", cmd_env, "print shell exports for the running stack")
+    e = add("env", cmd_env, "print shell exports for the running stack (psql, scripts, kcat)")
+    e.add_argument("--kafka-client", choices=CLIENTS, default="reader",
+                   help="the Kafka user kcat logs in as (default: reader, read-only; admin may write fraud.control)")
     add("migrate", cmd_migrate, "apply pending warehouse migrations")
     sd = add("seed", cmd_seed, "load reference data (customers, stores, products) into silver")
     sd.add_argument("--seed", type=int, default=None, help="generator seed (default: generator.seed from config)")

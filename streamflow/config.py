@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # %% auto #0
-__all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'RULES_ENV', 'Paths', 'Topic', 'Topics', 'Kafka', 'PgRoles', 'Postgres',
-           'Generator', 'Demo', 'Flink', 'Airflow', 'HighValueRule', 'VelocityRule', 'GeographicRule',
-           'TimeAnomalyRule', 'BlacklistRule', 'EpisodeRule', 'HourRiskRule', 'Corroboration', 'Relearn', 'FraudRules',
-           'Settings', 'ConfigError', 'deep_merge', 'env_overrides', 'find_root', 'load_config']
+__all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'RULES_ENV', 'Paths', 'Topic', 'Topics', 'KafkaClient', 'KafkaClients',
+           'Kafka', 'PgRoles', 'Postgres', 'Generator', 'Demo', 'Flink', 'Airflow', 'HighValueRule', 'VelocityRule',
+           'GeographicRule', 'TimeAnomalyRule', 'BlacklistRule', 'EpisodeRule', 'HourRiskRule', 'Corroboration',
+           'Relearn', 'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides', 'find_root',
+           'load_config']
 
 # %% ../nbs/01_config.ipynb #77c66cc1
 class _Section(BaseModel):
@@ -44,12 +45,43 @@ class Topics(_Section):
     control: Topic
     scored: Topic  # internal: every scored event, fraud-detector -> realtime-aggregator
 
+class KafkaClient(_Section):
+    "One Kafka principal and what its ACLs allow: topics by their key in `kafka.topics`; groups and transactional ids by suffix."
+    user: str  # the SCRAM user name
+    superuser: bool = False  # everything (the local broker's provisioning principal only)
+    read: list[str] = []  # topic keys it consumes
+    write: list[str] = []  # topic keys it produces to
+    groups: list[str] = []  # it joins and commits consumer groups `<client_id>-<suffix>*`
+    describe_groups: list[str] = []  # it may look at the committed offsets of groups `<client_id>-<suffix>*` (lag)
+    transactional_ids: list[str] = []  # it owns transactional ids `<client_id>-<suffix>*` (exactly-once sinks)
+
+class KafkaClients(_Section):
+    operator: KafkaClient  # local provisioning: topics, users, ACLs (Strimzi's operators in production)
+    admin: KafkaClient  # the CLI's blacklist and rules commands: the only writer of the control topic
+    producer: KafkaClient  # the generator, the demo, `streamflow produce`
+    processor: KafkaClient  # the transaction-processor job
+    detector: KafkaClient  # the fraud-detector job
+    aggregator: KafkaClient  # the realtime-aggregator job
+    reader: KafkaClient  # read-only: Airflow's reports, the demo's checks, the CLI's read commands
+
 class Kafka(_Section):
     version: str
     bootstrap: str
     controller_port: int = Field(ge=1, le=65535)
     client_id: str = "streamflow"
     topics: Topics
+    security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] = "SASL_PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    ssl_ca_location: Path | None = None  # SASL_SSL: the PEM file of the CA that signed the broker's certificate
+    clients: KafkaClients
+
+    @model_validator(mode="after")
+    def _known_topics(self) -> Kafka:
+        keys = set(Topics.model_fields)
+        for name, c in self.clients:
+            if unknown := sorted({*c.read, *c.write} - keys):
+                raise ValueError(f"clients.{name} names unknown topics {unknown} (known: {sorted(keys)})")
+        return self
 
 class PgRoles(_Section):
     writer: str

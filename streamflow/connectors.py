@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .config import Settings
+from .kafka_auth import java_client_properties
 from .models import EVENT_TIME_MAX, EVENT_TIME_MIN
 
 # %% auto #0
@@ -24,12 +25,15 @@ def kafka_table_ddl(
     columns: Sequence[str],  # rendered column, computed-column, WATERMARK and PRIMARY KEY lines, in order
     options: dict[str, str],  # the table's own WITH options, in order (not connector, topic or bootstrap servers)
     connector: str = "kafka",  # "kafka" or "upsert-kafka"
+    *,
+    client: str,  # the Kafka client (`kafka_auth`) the table connects as
 ) -> str:
-    "Flink SQL `CREATE TABLE` of a Kafka topic: `columns`, then connector, topic, bootstrap servers and `options`."
+    "Flink SQL `CREATE TABLE` of a Kafka topic: `columns`, then connector, topic, bootstrap servers, `options`, and `client`'s login."
     base = {"connector": connector, "topic": topic, "properties.bootstrap.servers": cfg.kafka.bootstrap}
-    if clash := base.keys() & options.keys():
+    login = {f"properties.{k}": v for k, v in java_client_properties(cfg, client).items()}
+    if clash := (base.keys() | login.keys()) & options.keys():
         raise ValueError(f"kafka_table_ddl sets {sorted(clash)} itself")
-    quoted = {k: v.replace("'", "''") for k, v in (base | options).items()}  # SQL string literals
+    quoted = {k: v.replace("'", "''") for k, v in (base | options | login).items()}  # SQL string literals
     opts = ",\n  ".join(f"'{k}' = '{v}'" for k, v in quoted.items())
     cols = ",\n  ".join(columns)
     return f"CREATE TABLE `{table}` (\n  {cols}\n) WITH (\n  {opts}\n)"
@@ -43,6 +47,8 @@ def kafka_source_ddl(
     event_time: str | None = None,  # add an `event_ts` rowtime from "payload" (the JSON `timestamp`) or "kafka" (record time)
     with_key: bool = False,  # add the record key as a column `key` (raw bytes)
     idle_timeout_s: int | None = None,  # with event_time: mark the source idle after this many quiet seconds
+    *,
+    client: str,  # the Kafka client (`kafka_auth`) it reads as
 ) -> str:
     "Flink SQL DDL of a Kafka table with the raw value and its topic/partition/offset/timestamp metadata."
     cols = ["`value` BYTES", "`topic` STRING METADATA VIRTUAL", "`partition` INT METADATA VIRTUAL",
@@ -69,15 +75,15 @@ def kafka_source_ddl(
              if with_key else {"format": "raw"})
     if event_time and idle_timeout_s:
         opts["scan.watermark.idle-timeout"] = f"{idle_timeout_s} s"
-    return kafka_table_ddl(cfg, table, topic, cols, opts)
+    return kafka_table_ddl(cfg, table, topic, cols, opts, client=client)
 
 # %% ../nbs/38_connectors.ipynb #b676a92b
 def kafka_stream(env, cfg: Settings, name: str, topic: str, group_id: str, event_time: str | None = None,
-                 with_key: bool = False, idle_timeout_s: int | None = None):
+                 with_key: bool = False, idle_timeout_s: int | None = None, *, client: str):
     "A DataStream of `Row(value, topic, partition, offset, kafka_ts[, key][, event_ts])`; with `event_time`, records carry it."
     from pyflink.table import StreamTableEnvironment
     t_env = StreamTableEnvironment.create(env)
-    t_env.execute_sql(kafka_source_ddl(cfg, name, topic, group_id, event_time, with_key, idle_timeout_s))
+    t_env.execute_sql(kafka_source_ddl(cfg, name, topic, group_id, event_time, with_key, idle_timeout_s, client=client))
     cols = "`value`, `topic`, `partition`, `offset`, `kafka_ts`" + (", `key`" if with_key else "")
     cols += ", `event_ts`" if event_time else ""  # a rowtime in the result becomes the record timestamp
     return t_env.to_data_stream(t_env.sql_query(f"SELECT {cols} FROM `{name}`"))
@@ -103,12 +109,13 @@ def keyed_by_first(ds, key_type, value_type):
 def kafka_keyed_stream(env, cfg: Settings, name: str, topic: str, group_id: str,
                        key_sql: str,  # Flink SQL expression of the key over the source columns
                        key_type,  # its `TypeInformation`
-                       event_time: str | None = None, with_key: bool = False, idle_timeout_s: int | None = None):
+                       event_time: str | None = None, with_key: bool = False, idle_timeout_s: int | None = None,
+                       *, client: str):
     "A `KeyedStream` of `Row(value, topic, partition, offset, kafka_ts[, key])`, the key computed by Flink SQL in Java."
     from pyflink.common import Types
     from pyflink.table import StreamTableEnvironment
     t_env = StreamTableEnvironment.create(env)
-    t_env.execute_sql(kafka_source_ddl(cfg, name, topic, group_id, event_time, with_key, idle_timeout_s))
+    t_env.execute_sql(kafka_source_ddl(cfg, name, topic, group_id, event_time, with_key, idle_timeout_s, client=client))
     cols = ", ".join(f"`{c}`" for c in SOURCE_FIELDS + (("key",) if with_key else ()))
     extra = ", `event_ts`" if event_time else ""  # a top-level rowtime becomes the record timestamp
     ds = t_env.to_data_stream(t_env.sql_query(f"SELECT {key_sql} AS `k`, ROW({cols}) AS `v`{extra} FROM `{name}`"))
@@ -126,15 +133,15 @@ def sink_properties(cfg: Settings, topic: str) -> dict[str, str]:
         props["max.request.size"] = str(limit)
     return props
 
-def kafka_sink(cfg: Settings, topic: str):
-    "An at-least-once Kafka sink of JSON strings to `topic`."
+def kafka_sink(cfg: Settings, topic: str, *, client: str):
+    "An at-least-once Kafka sink of JSON strings to `topic`, connecting as Kafka client `client`."
     from pyflink.common.serialization import SimpleStringSchema
     from pyflink.datastream.connectors.base import DeliveryGuarantee
     from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
     ser = KafkaRecordSerializationSchema.builder().set_topic(topic).set_value_serialization_schema(SimpleStringSchema()).build()
     b = (KafkaSink.builder().set_bootstrap_servers(cfg.kafka.bootstrap).set_record_serializer(ser)
          .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE))
-    for k, v in sink_properties(cfg, topic).items():
+    for k, v in (sink_properties(cfg, topic) | java_client_properties(cfg, client)).items():
         b = b.set_property(k, v)
     return b.build()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import FraudRules, Settings
+from .kafka_auth import client_config
 from .messages import blacklist_message, fold_control, rules_message
 
 # %% auto #0
@@ -20,11 +21,10 @@ __all__ = ['producer_config', 'event_key', 'iter_events', 'produce_events', 'pub
            'publish_blacklist_file', 'publish_rules', 'scan_topic', 'read_topic', 'topic_offsets', 'control_snapshot']
 
 # %% ../nbs/36_kafka_io.ipynb #e357dfd2
-def producer_config(cfg: Settings, **extra: Any) -> dict[str, Any]:
-    "confluent-kafka producer settings: idempotent, acks=all, batched."
-    return {"bootstrap.servers": cfg.kafka.bootstrap, "client.id": f"{cfg.kafka.client_id}-producer",
-            "enable.idempotence": True, "acks": "all", "linger.ms": 20, "compression.type": "lz4",
-            "queue.buffering.max.messages": 200_000, **extra}
+def producer_config(cfg: Settings, client: str = "producer", **extra: Any) -> dict[str, Any]:
+    "confluent-kafka producer settings of Kafka client `client` (`kafka_auth`): idempotent, acks=all, batched."
+    return client_config(cfg, client, **{"enable.idempotence": True, "acks": "all", "linger.ms": 20,
+                                         "compression.type": "lz4", "queue.buffering.max.messages": 200_000, **extra})
 
 def event_key(raw: bytes) -> bytes | None:
     "The Kafka key of a raw event: its customer_id, or None when it has none."
@@ -52,9 +52,9 @@ def iter_events(source: str | Path | Iterable[Any]) -> Iterator[bytes]:
             yield json.dumps(e, separators=(",", ":"), default=str).encode()
 
 # %% ../nbs/36_kafka_io.ipynb #36a7b831
-def _producer(cfg: Settings, **extra: Any):
+def _producer(cfg: Settings, client: str, **extra: Any):
     from confluent_kafka import Producer
-    return Producer(producer_config(cfg, **extra))
+    return Producer(producer_config(cfg, client, **extra))
 
 def _produce(p, topic: str, value: bytes | str | None, key: bytes | str | None) -> None:
     while True:
@@ -71,6 +71,7 @@ def produce_events(
     progress: bool = True,  # show a progress bar
     topic: str | None = None,  # default: the transactions topic
     total: int | None = None,  # for the progress bar (counted from the file if None and a path is given)
+    client: str = "producer",  # the Kafka client (`kafka_auth`) it produces as
 ) -> int:
     "Produce raw events keyed by customer_id with an idempotent producer; the number delivered."
     from tqdm.auto import tqdm
@@ -88,7 +89,7 @@ def produce_events(
         else:
             delivered += 1
 
-    p = _producer(cfg, on_delivery=on_delivery)
+    p = _producer(cfg, client, on_delivery=on_delivery)
     t0 = time.monotonic()
     bar = tqdm(total=total, unit="ev", desc=f"produce {topic}", disable=not progress, mininterval=0.5)
     for i, raw in enumerate(iter_events(source), 1):
@@ -108,15 +109,22 @@ def produce_events(
     return delivered
 
 # %% ../nbs/36_kafka_io.ipynb #13d59f64
-def publish_control(cfg: Settings, messages: Iterable[tuple[str, str]]) -> int:
+def publish_control(
+    cfg: Settings,
+    messages: Iterable[tuple[str, str]],  # (key, value) pairs
+    client: str = "admin",  # the Kafka client it produces as: only the admin may write the control topic
+) -> int:
     "Produce `(key, value)` control messages to the control topic; how many were delivered."
-    p = _producer(cfg)
+    errors: list[str] = []
+    p = _producer(cfg, client, on_delivery=lambda err, msg: errors.append(str(err)) if err is not None else None)
     n = 0
     for key, value in messages:
         _produce(p, cfg.kafka.topics.control.name, value.encode(), key.encode())
         n += 1
     if p.flush(30) > 0:
         raise RuntimeError("control messages not delivered within 30 s")
+    if errors:  # e.g. TOPIC_AUTHORIZATION_FAILED for any client but the admin
+        raise RuntimeError(f"{len(errors)} of {n} control messages refused by Kafka: {errors[0]}")
     return n
 
 def publish_blacklist(cfg: Settings, customer_ids: Iterable[str], active: bool = True) -> int:
@@ -141,18 +149,22 @@ def _first_offsets(
     return {p: min(max(lo, start.get(p, lo)), hi) for p, (lo, hi) in marks.items()}
 
 # %% ../nbs/36_kafka_io.ipynb #7a07d5a8
+def _snapshot_group(cfg: Settings) -> str:
+    "A throwaway group id of the reader's (`<client_id>-reader-…`): a snapshot reads by assignment and never commits."
+    return f"{cfg.kafka.client_id}-reader-{os.getpid()}-{time.time_ns()}"
+
 def scan_topic(
     cfg: Settings,
     topic: str,  # topic name
     handle: Callable[[Any], None],  # called with each confluent-kafka `Message`, in partition order
     timeout: float = 30.0,  # give up when no record has arrived for this many seconds
     start: dict[int, int] | None = None,  # partition -> first offset to read (partitions not listed: from the beginning)
+    client: str = "reader",  # the Kafka client (`kafka_auth`) it reads as
 ) -> int:
     "The one topic reader: hand every record of `topic` from `start` to its end as of now to `handle`; how many."
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "group.id": f"streamflow-reader-{os.getpid()}-{time.time_ns()}",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "isolation.level": "read_committed"})  # a transactional topic: committed records only
+    c = Consumer(client_config(cfg, client, **{"group.id": _snapshot_group(cfg), "enable.auto.commit": False,
+                 "auto.offset.reset": "earliest", "isolation.level": "read_committed"}))  # committed records only
     try:
         md = c.list_topics(topic, timeout=10)
         if topic not in md.topics or md.topics[topic].error is not None:
@@ -192,22 +204,23 @@ def read_topic(
     topic: str,  # topic name
     timeout: float = 30.0,  # give up when no record has arrived for this many seconds
     start: dict[int, int] | None = None,  # partition -> first offset to read (partitions not listed: from the beginning)
+    client: str = "reader",  # the Kafka client (`kafka_auth`) it reads as
 ) -> list[tuple[bytes | None, bytes | None, int, int, int]]:
     "Records of `topic` from `start` (default: the beginning) to its current end: `(key, value, partition, offset, timestamp_ms)`."
     out: list[tuple[bytes | None, bytes | None, int, int, int]] = []
     scan_topic(cfg, topic, lambda m: out.append((m.key(), m.value(), int(m.partition() or 0), int(m.offset() or 0),
-                                                  m.timestamp()[1])), timeout, start)
+                                                  m.timestamp()[1])), timeout, start, client)
     return out
 
 def topic_offsets(
     cfg: Settings,
     topic: str,  # topic name
     group: str | None = None,  # a consumer group: where it has committed to (its start, where it has not)
+    client: str = "reader",  # the Kafka client (`kafka_auth`) it reads as
 ) -> dict[int, int]:
     "Partition -> the end offset of `topic` now, or the offset consumer `group` would resume from."
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": cfg.kafka.bootstrap, "enable.auto.commit": False,
-                  "group.id": group or f"streamflow-reader-{os.getpid()}-{time.time_ns()}"})
+    c = Consumer(client_config(cfg, client, **{"enable.auto.commit": False, "group.id": group or _snapshot_group(cfg)}))
     try:  # no subscribe: reading a group's committed offsets does not join (or disturb) the group
         md = c.list_topics(topic, timeout=10)
         if topic not in md.topics or md.topics[topic].error is not None:
@@ -234,8 +247,8 @@ def _committed(c: Any, tps: list, timeout: float = 30.0) -> list:
                 raise
             time.sleep(0.5)
 
-def control_snapshot(cfg: Settings, timeout: float = 30.0) -> tuple[set[str], FraudRules | None]:
+def control_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> tuple[set[str], FraudRules | None]:
     "The current blacklist and rules from the control topic (read to its end now)."
-    recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout)
+    recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
     recs.sort(key=lambda r: (r[2], r[3]))
     return fold_control((k, v) for k, v, *_ in recs)

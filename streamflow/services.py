@@ -9,6 +9,8 @@ import shlex
 from urllib.parse import urlsplit
 
 from .config import Settings
+from .kafka_auth import kafka_client as kafka_client_entry
+from .kafka_auth import kcat_library_dir, write_kcat_config
 from .local import kafka, postgres
 from .local.proc import host_port
 
@@ -35,10 +37,11 @@ def status(cfg: Settings) -> list[dict]:
 
 # %% ../nbs/34_services.ipynb #e3ecc501
 def up(cfg: Settings) -> list[dict]:
-    "Start PostgreSQL and Kafka if they are not running, wait until healthy, ensure the topics; the status rows."
+    "Start PostgreSQL and Kafka if they are not running, wait until healthy, ensure Kafka's users, ACLs and topics; the status rows."
     if not postgres.external(cfg):
         postgres.start_server(cfg)
     kafka.start_broker(cfg)
+    kafka.ensure_access(cfg)
     kafka.ensure_topics(cfg)
     return status(cfg)
 
@@ -49,7 +52,17 @@ def down(cfg: Settings) -> list[dict]:
     return status(cfg)
 
 # %% ../nbs/34_services.ipynb #73453f97
-def env_exports(cfg: Settings) -> str:
-    "`export` lines for `STREAMFLOW_PG_DSN` (owner DSN) and `STREAMFLOW_KAFKA_BOOTSTRAP`."
-    return "\n".join([f"export STREAMFLOW_PG_DSN={shlex.quote(postgres.owner_dsn(cfg))}",
-                      f"export STREAMFLOW_KAFKA_BOOTSTRAP={shlex.quote(cfg.kafka.bootstrap)}"]) + "\n"
+def env_exports(
+    cfg: Settings,
+    kafka_client: str = "reader",  # whose Kafka login kcat gets (`kafka_auth.CLIENTS`): read-only by default
+) -> str:
+    "`export` lines for `STREAMFLOW_PG_DSN` (owner DSN), `STREAMFLOW_KAFKA_BOOTSTRAP` and kcat's `KCAT_CONFIG`."
+    kcat, lib = write_kcat_config(cfg, kafka_client), kcat_library_dir(cfg)
+    lines = [f"export STREAMFLOW_PG_DSN={shlex.quote(postgres.owner_dsn(cfg))}",
+             f"export STREAMFLOW_KAFKA_BOOTSTRAP={shlex.quote(cfg.kafka.bootstrap)}",
+             f"# kcat logs in as Kafka user {kafka_client_entry(cfg, kafka_client).user} "
+             f"({kafka_client}; --kafka-client for another), e.g. kcat -C -t {cfg.kafka.topics.alerts.name} -e",
+             f"export KCAT_CONFIG={shlex.quote(kcat)}"]
+    if lib:  # this kcat's librdkafka cannot log in to Kafka 4 with SCRAM: run it on the venv's
+        lines.append(f"alias kcat={shlex.quote(f'LD_LIBRARY_PATH={shlex.quote(lib)} kcat')}")
+    return "\n".join(lines) + "\n"

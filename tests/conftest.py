@@ -152,12 +152,6 @@ def own_stack(stack: Settings) -> Iterator[Settings]:
         yield cfg
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap(stack: Settings) -> str:
-    "bootstrap.servers of the isolated broker."
-    return stack.kafka.bootstrap
-
-
 @pytest.fixture
 def pg_owner(stack: Settings) -> Iterator[psycopg.Connection]:
     "An autocommit connection to the isolated warehouse as the owner (superuser)."

@@ -64,12 +64,13 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
     from confluent_kafka.admin import AdminClient
 
     from streamflow.config import load_config
+    from streamflow.kafka_auth import client_config
     from streamflow.warehouse import connect
 
     bench_cfg = load_config(environ={**os.environ, "STREAMFLOW__PATHS__RUN_DIR": str(stack.path(stack.paths.run_dir) / "bench")})
     assert all(runner.job_pid(bench_cfg, j) is None for j in runner.job_names(None))
 
-    topics = AdminClient({"bootstrap.servers": stack.kafka.bootstrap}).list_topics(timeout=10).topics
+    topics = AdminClient(client_config(stack, "operator")).list_topics(timeout=10).topics
     assert not [t for t in topics if t.startswith(BENCH_PREFIX)] and stack.kafka.topics.transactions.name in topics
     with connect(stack) as conn:
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s",

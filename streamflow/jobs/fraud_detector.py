@@ -40,7 +40,7 @@ from ..rows import BRONZE_ALERT, BRONZE_ALERT_SQL, SCORED, bronze_alert_row, nam
 from ..rules import RULE_IDS, STATE_VERSION, CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0
-__all__ = ['JOB', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_TAG',
+__all__ = ['JOB', 'CLIENT', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_TAG',
            'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor', 'scored_row', 'FraudScorer',
            'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output', 'scored_to_kafka', 'build', 'main']
 
@@ -68,6 +68,7 @@ class ControlView:
 
 # %% ../../nbs/42_fraud_detector.ipynb #61f909b6
 JOB = "fraud-detector"
+CLIENT = "detector"  # the Kafka client (`kafka_auth`) it connects as: its own user and ACLs
 ALERT_JSON = position(BRONZE_ALERT, "raw_payload")  # the field of an alert row that goes to `fraud.alerts`
 STATE_FIELDS = tuple(zip(CustomerState.ROW_FIELDS, CustomerState.ROW_TYPES, strict=True))
 
@@ -186,7 +187,7 @@ def scored_sink_ddl(
     opts = {"key.format": "raw", "key.fields": "key", "value.format": "json", "value.fields-include": "EXCEPT_KEY",
             "sink.delivery-guarantee": "exactly-once", "sink.transactional-id-prefix": txn_prefix,
             **{f"properties.{k}": v for k, v in props.items()}}
-    return kafka_table_ddl(cfg, table, topic, cols, opts)
+    return kafka_table_ddl(cfg, table, topic, cols, opts, client=CLIENT)
 
 # %% ../../nbs/42_fraud_detector.ipynb #8f6f0747
 def score_stream(
@@ -196,11 +197,11 @@ def score_stream(
 ):
     "Transactions keyed by customer, scored against keyed + broadcast state: alert rows (scored rows: `SCORED_TAG`)."
     t = cfg.kafka.topics
-    blacklist, rules = control_snapshot(cfg)
+    blacklist, rules = control_snapshot(cfg, client=CLIENT)
     tx = kafka_keyed_stream(env, cfg, f"{group}_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{group}",
-                            CUSTOMER_KEY_SQL, Types.STRING())
+                            CUSTOMER_KEY_SQL, Types.STRING(), client=CLIENT)
     control = kafka_stream(env, cfg, f"{group}_control", t.control.name, f"{cfg.kafka.client_id}-{group}-control",
-                           with_key=True)
+                           with_key=True, client=CLIENT)
     scorer = FraudScorer(rules or cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist)
     return (tx.connect(control.broadcast(control_descriptor()))
               .process(scorer, output_type=row_type(BRONZE_ALERT)).name("score-alerts").uid("score-alerts"))
@@ -233,7 +234,7 @@ def build(
     alerts = score_stream(env, cfg, JOB)
     scored_to_kafka(env, cfg, side_output(alerts, SCORED_TAG), JOB)
     alerts.map(lambda r: r[ALERT_JSON], output_type=Types.STRING()).name("alert-json").uid("alert-json") \
-          .sink_to(kafka_sink(cfg, cfg.kafka.topics.alerts.name)).name("alerts-kafka").uid("alerts-kafka")
+          .sink_to(kafka_sink(cfg, cfg.kafka.topics.alerts.name, client=CLIENT)).name("alerts-kafka").uid("alerts-kafka")
     writer = PgBatchWriter(dsn or writer_dsn(cfg), BRONZE_ALERT_SQL, BRONZE_ALERT, cfg.flink.sink_batch_size,
                            cfg.flink.sink_flush_interval_ms, "bronze_alerts")
     alerts.key_by(lambda r: 0, key_type=Types.INT()).process(writer).name("bronze-alerts").uid("bronze-alerts")

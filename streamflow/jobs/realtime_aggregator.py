@@ -16,7 +16,7 @@ from ..models import EVENT_TIME_MAX, EVENT_TIME_MIN
 from ..rows import METRIC, METRIC_KEY, SCORED
 
 # %% auto #0
-__all__ = ['Acc', 'WINDOWS', 'JOB', 'SOURCE_TABLE', 'acc_add', 'acc_merge', 'iso_ms', 'metric_record', 'window_start',
+__all__ = ['Acc', 'WINDOWS', 'JOB', 'CLIENT', 'SOURCE_TABLE', 'acc_add', 'acc_merge', 'iso_ms', 'metric_record', 'window_start',
            'window_action', 'interval_sql', 'event_ts_sql', 'scored_source_ddl', 'late_sql', 'windows_input_sql',
            'iso_sql', 'window_sql', 'metrics_sink_ddl', 'table_options', 'build', 'main']
 
@@ -95,7 +95,7 @@ def scored_source_ddl(
     opts = {"properties.group.id": group_id, "properties.auto.offset.reset": "earliest",
             "properties.isolation.level": "read_committed", "scan.startup.mode": "group-offsets",
             "format": "json", "json.ignore-parse-errors": "true"}
-    return kafka_table_ddl(cfg, table, topic, cols, opts)
+    return kafka_table_ddl(cfg, table, topic, cols, opts, client=CLIENT)
 
 # %% ../../nbs/43_realtime_aggregator.ipynb #f3d85445
 def late_sql(size_s: int, ms_column: str = "event_time_ms") -> str:
@@ -132,7 +132,7 @@ def metrics_sink_ddl(cfg: Settings, table: str, topic: str) -> str:
     cols += [f"PRIMARY KEY ({key}) NOT ENFORCED"]
     opts = {"key.format": "json", "value.format": "json", "value.fields-include": "ALL",
             **{f"properties.{k}": v for k, v in sink_properties(cfg, topic).items()}}
-    return kafka_table_ddl(cfg, table, topic, cols, opts, connector="upsert-kafka")
+    return kafka_table_ddl(cfg, table, topic, cols, opts, connector="upsert-kafka", client=CLIENT)
 
 def table_options(cfg: Settings) -> dict[str, str]:
     "The table configuration of the job: UTC, late firings within the allowed lateness, no upsert materializer."
@@ -145,6 +145,7 @@ def table_options(cfg: Settings) -> dict[str, str]:
 
 # %% ../../nbs/43_realtime_aggregator.ipynb #c53803a3
 JOB = "realtime-aggregator"
+CLIENT = "aggregator"  # the Kafka client (`kafka_auth`) it connects as: its own user and ACLs
 SOURCE_TABLE = "scored"  # the scored topic's table: its source operator's records are the job's progress
 
 def build(

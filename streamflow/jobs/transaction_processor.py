@@ -17,10 +17,11 @@ from ..pg_sink import PgBatchWriter, writer_dsn
 from ..rows import BRONZE_TRANSACTION, BRONZE_TRANSACTION_SQL, names
 
 # %% auto #0
-__all__ = ['JOB', 'DLQ_TAG', 'validate', 'refused_dead_letter', 'ValidateToBronze', 'build', 'main']
+__all__ = ['JOB', 'CLIENT', 'DLQ_TAG', 'validate', 'refused_dead_letter', 'ValidateToBronze', 'build', 'main']
 
 # %% ../../nbs/41_transaction_processor.ipynb #d431e1dc
 JOB = "transaction-processor"
+CLIENT = "processor"  # the Kafka client (`kafka_auth`) it connects as: its own user and ACLs
 DLQ_TAG = OutputTag("dead-letter", Types.STRING())
 
 def validate(
@@ -81,11 +82,11 @@ def build(
     "Wire Kafka `transactions.raw` → validate → bronze.raw_transactions, rejects → transactions.dlq."
     t = cfg.kafka.topics
     raw = kafka_keyed_stream(env, cfg, "raw_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{JOB}",
-                             "`partition`", Types.INT(), with_key=True)  # keyed by Kafka partition, in Java
+                             "`partition`", Types.INT(), with_key=True, client=CLIENT)  # keyed by Kafka partition, in Java
     op = ValidateToBronze(dsn or writer_dsn(cfg), BRONZE_TRANSACTION_SQL, BRONZE_TRANSACTION, cfg.flink.sink_batch_size,
                           cfg.flink.sink_flush_interval_ms, "bronze_transactions")
     out = raw.process(op, output_type=Types.STRING()).name("validate-to-bronze").uid("validate-to-bronze")
-    out.get_side_output(DLQ_TAG).sink_to(kafka_sink(cfg, t.dlq.name)).name("dlq-sink").uid("dlq-sink")
+    out.get_side_output(DLQ_TAG).sink_to(kafka_sink(cfg, t.dlq.name, client=CLIENT)).name("dlq-sink").uid("dlq-sink")
 
 def main(argv: list[str] | None = None) -> None:
     "Run the job until it is stopped: local MiniCluster, or `--cluster` under the Kubernetes operator."

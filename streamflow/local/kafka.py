@@ -14,6 +14,16 @@ import uuid
 from pathlib import Path
 from string import Template
 
+from streamflow.kafka_auth import (
+    CLIENTS,
+    Acl,
+    acl_entries,
+    client_config,
+    jaas_config,
+    kafka_client,
+    kafka_password,
+    super_users,
+)
 from streamflow.local.proc import (
     ServiceError,
     exit_status,
@@ -29,14 +39,16 @@ from streamflow.local.proc import (
 )
 
 from ..config import Settings, Topic
+from .credentials import secrets_path, stored_secrets
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'DEPLOY_DIR', 'JVM_OPTS', 'START_TIMEOUT_S', 'STOP_TIMEOUT_S', 'REPLICATION_FACTOR', 'deploy_dir', 'kafka_lib',
-           'kafka_paths', 'mvn_command', 'broker_jar', 'ensure_jars', 'render', 'broker_properties', 'write_config',
-           'new_cluster_id', 'java_command', 'format_storage', 'broker_pid', 'broker_healthy', 'start_broker',
-           'stop_broker', 'topic_config', 'topic_specs', 'ensure_topics']
+__all__ = ['log', 'DEPLOY_DIR', 'JVM_OPTS', 'START_TIMEOUT_S', 'STOP_TIMEOUT_S', 'CONTROLLER_USER', 'CONTROLLER_PASSWORD_VAR',
+           'SCRAM_MARKER', 'SCRAM_ITERATIONS', 'REPLICATION_FACTOR', 'deploy_dir', 'kafka_lib', 'kafka_paths',
+           'mvn_command', 'broker_jar', 'ensure_jars', 'render', 'broker_properties', 'write_config', 'new_cluster_id',
+           'java_command', 'format_storage', 'broker_pid', 'broker_healthy', 'start_broker', 'stop_broker',
+           'topic_config', 'topic_specs', 'ensure_topics', 'acl_binding', 'ensure_access']
 
 # %% ../../nbs/31_kafka_local.ipynb #6ad5e194
 DEPLOY_DIR = Path("deploy/local")  # pom.xml and the config templates, relative to the project root
@@ -85,6 +97,14 @@ def ensure_jars(cfg: Settings) -> bool:
     return True
 
 # %% ../../nbs/31_kafka_local.ipynb #235b2111
+CONTROLLER_USER = "controller"  # the one user of the controller listener (PLAIN), a super user
+CONTROLLER_PASSWORD_VAR = "STREAMFLOW_KAFKA_CONTROLLER_PASSWORD"
+
+def _controller_jaas(cfg: Settings, module: str) -> str:
+    pw = stored_secrets(cfg, [CONTROLLER_PASSWORD_VAR])[CONTROLLER_PASSWORD_VAR]
+    # PLAIN's server side reads its users from `user_<name>` options; its client side (the broker) logs in as `controller`
+    return jaas_config(module, CONTROLLER_USER, pw).replace(";", f' user_{CONTROLLER_USER}="{pw}";')
+
 def render(template: Path, **values) -> str:
     "Fill a `$name` template; a missing value is an error, not a silent blank."
     return Template(Path(template).read_text()).substitute(**values)
@@ -94,19 +114,32 @@ def broker_properties(cfg: Settings) -> str:
     host, port = host_port(cfg.kafka.bootstrap)
     if host not in ("127.0.0.1", "localhost"):
         raise ServiceError(f"the local broker binds 127.0.0.1 only; kafka.bootstrap is {cfg.kafka.bootstrap}")
+    if cfg.kafka.security_protocol != "SASL_PLAINTEXT":
+        raise ServiceError(f"the local broker serves SASL_PLAINTEXT on loopback; kafka.security_protocol is "
+                           f"{cfg.kafka.security_protocol} (TLS is production's listener)")
+    mech, op = cfg.kafka.sasl_mechanism, kafka_client(cfg, "operator")
+    login = "org.apache.kafka.common.security.{}"
     return render(deploy_dir(cfg) / "server.properties.template", broker_port=port,
                   controller_port=cfg.kafka.controller_port, data_dir=kafka_paths(cfg)["data"],
-                  offsets_partitions=3)
+                  offsets_partitions=3, mechanism=mech, mechanism_lower=mech.lower(),
+                  operator_jaas=jaas_config(login.format("scram.ScramLoginModule"), op.user, kafka_password(cfg, "operator")),
+                  controller_jaas=_controller_jaas(cfg, login.format("plain.PlainLoginModule")),
+                  super_users=";".join(["User:" + CONTROLLER_USER, *super_users(cfg)]))
 
 def write_config(cfg: Settings) -> None:
-    "Write `server.properties` and `log4j2.yaml` into the broker's home."
+    "Write `server.properties` (mode 0600: it holds passwords) and `log4j2.yaml` into the broker's home."
     p = kafka_paths(cfg)
     for d in ("home", "data", "logs"):
         p[d].mkdir(parents=True, exist_ok=True)
-    p["properties"].write_text(broker_properties(cfg))
+    fd = os.open(p["properties"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(broker_properties(cfg))
+    p["properties"].chmod(0o600)  # an older file keeps its mode through O_TRUNC
     p["log4j"].write_text(render(deploy_dir(cfg) / "log4j2.yaml.template", log_dir=p["logs"]))
 
 # %% ../../nbs/31_kafka_local.ipynb #a946c712
+SCRAM_MARKER = "scram.formatted"  # in the broker's home: its storage was formatted with the operator's credential
+
 def new_cluster_id() -> str:
     "A Kafka cluster id: 16 random bytes in URL-safe base64 without padding (what `kafka-storage random-uuid` prints)."
     while True:  # like Kafka's Uuid.randomUuid: an id starting with "-" reads as an option on the command line
@@ -127,24 +160,30 @@ def java_command(cfg: Settings, main: str, *args: str) -> list[str]:
             "-cp", f"{kafka_lib(cfg)}/*", main, *args]
 
 def format_storage(cfg: Settings) -> bool:
-    "Format the KRaft storage unless already formatted; True if it formatted."
+    "Format the KRaft storage, with the operator's SCRAM credential, unless already formatted; True if it formatted."
     p = kafka_paths(cfg)
+    marker = p["home"] / SCRAM_MARKER
     if (p["data"] / "meta.properties").is_file():
+        if not marker.is_file():  # formatted by a version without authentication: no user could log in
+            raise ServiceError(f"the Kafka data in {p['data']} predates authentication and has no operator user; "
+                               f"stop the stack (`streamflow services down`) and remove {p['home']} to recreate it "
+                               "(the topics come back empty; bronze in PostgreSQL is kept)")
         return False
     if not p["cluster_id"].is_file():
         p["cluster_id"].write_text(new_cluster_id() + "\n")
     cid = p["cluster_id"].read_text().strip()
-    r = subprocess.run(java_command(cfg, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(p["properties"])),
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise ServiceError(f"formatting Kafka storage in {p['data']} failed:\n{(r.stdout + r.stderr)[-2000:]}")
+    op = f"{cfg.kafka.sasl_mechanism}=[name={kafka_client(cfg, 'operator').user},password={kafka_password(cfg, 'operator')}]"
+    r = subprocess.run(java_command(cfg, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(p["properties"]),
+                                    "--add-scram", op), capture_output=True, text=True)
+    if r.returncode != 0:  # its stdout echoes the salted credential: show the end of stderr only
+        raise ServiceError(f"formatting Kafka storage in {p['data']} failed:\n{r.stderr[-2000:]}")
+    marker.write_text(f"{cfg.kafka.sasl_mechanism}\n")
     return True
 
 # %% ../../nbs/31_kafka_local.ipynb #285ef988
 def _admin(cfg: Settings, **extra):
     from confluent_kafka.admin import AdminClient
-    return AdminClient({"bootstrap.servers": cfg.kafka.bootstrap, "client.id": cfg.kafka.client_id,
-                        "log_level": 0, **extra})
+    return AdminClient(client_config(cfg, "operator", log_level=0, **extra))
 
 def broker_pid(cfg: Settings) -> int | None:
     "The pid of the broker started from this run folder, if it is running."
@@ -152,12 +191,19 @@ def broker_pid(cfg: Settings) -> int | None:
     return live_pid(p["pid"], str(p["properties"]))
 
 def broker_healthy(cfg: Settings, timeout: float = 3) -> bool:
-    "True when the broker answers a metadata request."
+    "True when the broker answers the operator's metadata request; a refused password is an error, not a wait."
+    from confluent_kafka import KafkaError
     if not port_open(*host_port(cfg.kafka.bootstrap)):
         return False
+    errors: list = []
     try:
-        return len(_admin(cfg).list_topics(timeout=timeout).brokers) > 0
+        return len(_admin(cfg, error_cb=errors.append).list_topics(timeout=timeout).brokers) > 0
     except Exception:
+        if any(e.code() == KafkaError._AUTHENTICATION for e in errors):
+            raise ServiceError(f"Kafka at {cfg.kafka.bootstrap} refused the operator's password "
+                               f"({errors[0].str()}): its data was formatted with another one; restore it in "
+                               f"{secrets_path(cfg)} or remove "
+                               f"{kafka_paths(cfg)['home']} to recreate the broker") from None
         return False
 
 def start_broker(cfg: Settings, timeout: float = START_TIMEOUT_S) -> int:
@@ -192,6 +238,7 @@ def stop_broker(cfg: Settings, timeout: float = STOP_TIMEOUT_S) -> bool:
     return stop_pid(pid, timeout) if pid else False
 
 # %% ../../nbs/31_kafka_local.ipynb #43a6dabd
+SCRAM_ITERATIONS = 4096  # Kafka's minimum and the usual value for SCRAM-SHA-512
 REPLICATION_FACTOR = 1  # one local broker; production replication comes from the Strimzi manifests
 
 def topic_config(t: Topic) -> dict[str, str]:
@@ -254,3 +301,28 @@ def ensure_topics(cfg: Settings, timeout: float = 30) -> list[str]:
         if name in existing:
             _fix_drift(admin, name, parts, conf, len(existing[name].partitions), timeout)
     return sorted(created)
+
+# %% ../../nbs/31_kafka_local.ipynb #b6ac95b6
+def acl_binding(a: Acl):
+    "The confluent-kafka `AclBinding` of an `Acl`."
+    from confluent_kafka.admin import AclBinding, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+    return AclBinding(getattr(ResourceType, a.kind.upper()), a.name, getattr(ResourcePatternType, a.pattern.upper()),
+                      a.principal, "*", getattr(AclOperation, a.operation.upper()), AclPermissionType.ALLOW)
+
+def ensure_access(cfg: Settings, timeout: float = 30) -> dict[str, int]:
+    "Upsert every client's SCRAM credential and create the configured ACLs, as the operator; counts of each."
+    from confluent_kafka.admin import ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+    admin = _admin(cfg)
+    mech = getattr(ScramMechanism, cfg.kafka.sasl_mechanism.replace("-", "_"))
+    users = [UserScramCredentialUpsertion(kafka_client(cfg, c).user, ScramCredentialInfo(mech, SCRAM_ITERATIONS),
+                                          kafka_password(cfg, c).encode())
+             for c in CLIENTS if c != "operator"]  # the operator's was set when formatting: it is who we are
+    try:
+        for fut in admin.alter_user_scram_credentials(users, request_timeout=timeout).values():
+            fut.result()
+        bindings = [acl_binding(a) for a in acl_entries(cfg)]
+        for fut in admin.create_acls(bindings, request_timeout=timeout).values():
+            fut.result()
+    except Exception as e:
+        raise ServiceError(f"setting up Kafka users and ACLs at {cfg.kafka.bootstrap} failed: {e}") from None
+    return {"users": len(users), "acls": len(bindings)}

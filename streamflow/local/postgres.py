@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
-import secrets
 import shutil
 import stat
 import subprocess
@@ -17,48 +16,26 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from ..config import Settings
-from .proc import ServiceError, log_dir, port_open, run_dir, service_dir, tail, wait_until
+from .credentials import secrets_path, stored_secrets
+from .proc import ServiceError, log_dir, port_open, service_dir, tail, wait_until
 
 # %% auto #0
-__all__ = ['ROLES', 'SERVICE_USER', 'START_TIMEOUT_S', 'SERVER_SETTINGS', 'SETTINGS_FILE', 'secrets_path', 'password_var',
-           'passwords', 'external', 'make_uri', 'owner_dsn', 'role_dsn', 'pg_bin', 'service_user', 'make_traversable',
-           'pg_paths', 'write_settings', 'init_cluster', 'server_pid', 'server_healthy', 'ensure_database',
-           'start_server', 'stop_server']
+__all__ = ['ROLES', 'SERVICE_USER', 'START_TIMEOUT_S', 'SERVER_SETTINGS', 'SETTINGS_FILE', 'password_var', 'passwords',
+           'external', 'make_uri', 'owner_dsn', 'role_dsn', 'pg_bin', 'service_user', 'make_traversable', 'pg_paths',
+           'write_settings', 'init_cluster', 'server_pid', 'server_healthy', 'ensure_database', 'start_server',
+           'stop_server']
 
 # %% ../../nbs/32_postgres_local.ipynb #322420cd
 ROLES = ("owner", "writer", "transform", "reader")  # owner: the superuser that owns the database and runs migrations
-
-def secrets_path(cfg: Settings) -> Path:
-    "The generated local secrets file (git-ignored, mode 0600)."
-    return run_dir(cfg) / "secrets.env"
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        k, sep, v = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            out[k.strip()] = v.strip()
-    return out
 
 def password_var(role: str) -> str:
     "The environment variable that sets `role`'s password, e.g. `STREAMFLOW_PG_WRITER_PASSWORD`."
     return f"STREAMFLOW_PG_{role.upper()}_PASSWORD"
 
 def passwords(cfg: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
-    "Role -> password: from the environment, else the secrets file, generating what is missing."
-    environ = dict(os.environ) if environ is None else environ
-    path = secrets_path(cfg)
-    stored = _read_env_file(path) if path.is_file() else {}
-    missing = [r for r in ROLES if password_var(r) not in stored]
-    if missing:
-        stored.update({password_var(r): secrets.token_urlsafe(24) for r in missing})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("# generated local passwords: never commit\n" + "".join(f"{k}={v}\n" for k, v in stored.items()))
-        os.replace(tmp, path)
-    return {r: environ.get(password_var(r)) or stored[password_var(r)] for r in ROLES}
+    "Role -> password: from the environment, else the local secrets file, generating what is missing."
+    found = stored_secrets(cfg, [password_var(r) for r in ROLES], environ)
+    return {r: found[password_var(r)] for r in ROLES}
 
 # %% ../../nbs/32_postgres_local.ipynb #482e5020
 def external(cfg: Settings) -> bool:

@@ -51,7 +51,9 @@ class Slice:
 
 def _admin(cfg: Settings):
     from confluent_kafka.admin import AdminClient
-    return AdminClient({"bootstrap.servers": cfg.kafka.bootstrap, "log_level": 0})
+
+    from streamflow.kafka_auth import client_config
+    return AdminClient(client_config(cfg, "operator", log_level=0))
 
 
 end_offsets = topic_offsets  # with no group: the high watermark of every partition of a topic

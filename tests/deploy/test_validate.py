@@ -416,8 +416,8 @@ def test_budget_counts_the_session_cluster():
     tms = {u.name: u for u in manifest_usage(docs)}
     assert tms["flink/streamflow-flink/taskmanager x2"].req_mem == 2 * 768 * 2**20
     assert by["kube-prometheus-stack/prometheusOperator.prometheusConfigReloader.resources x2"].count == 2
-    # dropped on purpose: no User Operator (no client authenticates), no triggerer (nothing defers)
-    assert "kafka/entity-userOperator" not in by and not any("triggerer" in n for n in by)
+    # the User Operator serves the KafkaUsers (every client authenticates); no triggerer on purpose (nothing defers)
+    assert by["kafka/entity-userOperator"].req_mem == 32 * 2**20 and not any("triggerer" in n for n in by)
 
 
 def test_budget_violations_fail(tree):

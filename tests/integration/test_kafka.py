@@ -7,14 +7,15 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
+from streamflow.kafka_auth import client_config
 from streamflow.local.kafka import broker_healthy, broker_pid, ensure_topics, start_broker, stop_broker
 
 DAY_MS = 24 * 3600 * 1000
 
 
 @pytest.fixture
-def admin(kafka_bootstrap):
-    return AdminClient({"bootstrap.servers": kafka_bootstrap})
+def admin(stack):
+    return AdminClient(client_config(stack, "operator"))
 
 
 @pytest.fixture
@@ -26,19 +27,20 @@ def topic(admin):
     admin.delete_topics([name])[name].result(30)
 
 
-def produce(bootstrap, topic, records):
-    # murmur2: the partitioner the Java clients (and so the Flink jobs) use, so a key lands where they expect it
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
-                  "partitioner": "murmur2_random"})
+def produce(cfg, topic, records):
+    # murmur2: the partitioner the Java clients (and so the Flink jobs) use, so a key lands where they expect it.
+    # The operator: the only user with rights on the tests' own topics
+    p = Producer(client_config(cfg, "operator", **{"enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                                                   "partitioner": "murmur2_random"}))
     errors = []
     for key, value in records:
         p.produce(topic, key=key, value=value, on_delivery=lambda err, msg: err and errors.append(err))
     assert p.flush(30) == 0 and not errors
 
 
-def consumer(bootstrap, group, **extra):
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                     "enable.auto.commit": False, "session.timeout.ms": 6000, **extra})
+def consumer(cfg, group, **extra):
+    return Consumer(client_config(cfg, "operator", **{"group.id": group, "auto.offset.reset": "earliest",
+                                                      "enable.auto.commit": False, "session.timeout.ms": 6000, **extra}))
 
 
 def consume(c, n, timeout=30):
@@ -79,11 +81,11 @@ def test_ensure_topics_fixes_drift(stack, admin):
     assert int(admin.describe_configs([res])[res].result(10)["retention.ms"].value) == DAY_MS
 
 
-def test_produce_and_consume_in_a_consumer_group(kafka_bootstrap, topic):
+def test_produce_and_consume_in_a_consumer_group(stack, topic):
     records = [(f"c-{i % 20}".encode(), f'{{"n": {i}}}'.encode()) for i in range(60)]
-    produce(kafka_bootstrap, topic, records)
+    produce(stack, topic, records)
     group = f"g-{uuid.uuid4().hex[:8]}"
-    c = consumer(kafka_bootstrap, group)
+    c = consumer(stack, group)
     try:
         c.subscribe([topic])
         got = consume(c, len(records))
@@ -99,8 +101,8 @@ def test_produce_and_consume_in_a_consumer_group(kafka_bootstrap, topic):
     assert all(len(p) == 1 for p in by_key.values())
     assert sum(tp.offset for tp in committed) == len(records)
     # the group resumes after its committed offsets: a new member sees only new messages
-    produce(kafka_bootstrap, topic, [(b"c-0", b'{"n": "late"}')])
-    c2 = consumer(kafka_bootstrap, group)
+    produce(stack, topic, [(b"c-0", b'{"n": "late"}')])
+    c2 = consumer(stack, group)
     try:
         c2.subscribe([topic])
         again = consume(c2, 1)
@@ -110,9 +112,9 @@ def test_produce_and_consume_in_a_consumer_group(kafka_bootstrap, topic):
     assert [m.value() for m in again] == [b'{"n": "late"}'] and more == []
 
 
-def test_two_members_split_the_partitions(kafka_bootstrap, topic):
+def test_two_members_split_the_partitions(stack, topic):
     group = f"g-{uuid.uuid4().hex[:8]}"
-    a, b = consumer(kafka_bootstrap, group), consumer(kafka_bootstrap, group)
+    a, b = consumer(stack, group), consumer(stack, group)
     try:
         a.subscribe([topic])
         b.subscribe([topic])
@@ -129,16 +131,16 @@ def test_two_members_split_the_partitions(kafka_bootstrap, topic):
     assert pa and pb and not pa & pb and pa | pb == {0, 1, 2}
 
 
-def test_messages_survive_a_broker_restart(stack, kafka_bootstrap, topic):
+def test_messages_survive_a_broker_restart(stack, topic):
     marker = uuid.uuid4().hex
     records = [(str(i).encode(), f"{marker}-{i}".encode()) for i in range(30)]
-    produce(kafka_bootstrap, topic, records)
+    produce(stack, topic, records)
     old_pid = broker_pid(stack)
     assert stop_broker(stack)
     assert broker_pid(stack) is None and not broker_healthy(stack, timeout=1)
     new_pid = start_broker(stack)
     assert new_pid != old_pid and broker_healthy(stack)
-    c = consumer(kafka_bootstrap, f"g-{uuid.uuid4().hex[:8]}")
+    c = consumer(stack, f"g-{uuid.uuid4().hex[:8]}")
     try:
         c.subscribe([topic])
         got = consume(c, len(records), timeout=60)

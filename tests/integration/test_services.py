@@ -6,7 +6,8 @@ import stat
 import psycopg
 import pytest
 
-from streamflow.local.postgres import secrets_path
+from streamflow.local.credentials import secrets_path
+from streamflow.local.kafka import kafka_paths
 from streamflow.local.proc import port_open
 from streamflow.services import env_exports, status, up
 
@@ -38,7 +39,8 @@ def test_services_listen_on_loopback_only(stack):
 
 
 def test_env_exports_point_at_the_running_stack(stack):
-    env = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in env_exports(stack).splitlines())
+    env = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1)
+               for line in env_exports(stack).splitlines() if line.startswith("export "))
     assert env["STREAMFLOW_KAFKA_BOOTSTRAP"] == stack.kafka.bootstrap
     with psycopg.connect(env["STREAMFLOW_PG_DSN"]) as c:
         assert c.execute("SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (
@@ -48,7 +50,9 @@ def test_env_exports_point_at_the_running_stack(stack):
 def test_generated_secrets_are_private(stack):
     p = secrets_path(stack)
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
-    assert "STREAMFLOW_PG_WRITER_PASSWORD=" in p.read_text()
+    assert "STREAMFLOW_PG_WRITER_PASSWORD=" in p.read_text() and "STREAMFLOW_KAFKA_DETECTOR_PASSWORD=" in p.read_text()
+    props = kafka_paths(stack)["properties"]  # the broker's config holds the operator's and the controller's passwords
+    assert stat.S_IMODE(props.stat().st_mode) == 0o600
 
 
 def test_a_changed_owner_password_is_a_clear_error(stack, monkeypatch):

@@ -92,6 +92,43 @@ resource "kubernetes_secret_v1" "warehouse" {
   depends_on = [kubectl_manifest.namespaces]
 }
 
+# Kafka: one SCRAM user per client (config/default.yaml kafka.clients; the KafkaUsers in deploy/k8s/kafka/users.yaml
+# read their passwords from streamflow-kafka-<client>). The clients get theirs as the STREAMFLOW_KAFKA_<CLIENT>_PASSWORD
+# the project's config reads: the three jobs in streamflow-processing, the read-only reader in
+# streamflow-orchestration. The admin's (fraud.control: rules and blacklist) stays in streamflow-kafka, for operators.
+locals {
+  kafka_clients = ["admin", "producer", "processor", "detector", "aggregator", "reader"]
+}
+
+resource "random_password" "kafka" {
+  for_each = toset(local.kafka_clients)
+  length   = 32
+  special  = false # quoted inside a JAAS line: no quotes, backslashes or semicolons
+}
+
+resource "kubernetes_secret_v1" "kafka_user" {
+  for_each = toset(local.kafka_clients)
+  metadata {
+    name      = "streamflow-kafka-${each.key}"
+    namespace = "streamflow-kafka"
+  }
+  data       = { password = random_password.kafka[each.key].result }
+  depends_on = [kubectl_manifest.namespaces]
+}
+
+resource "kubernetes_secret_v1" "kafka_clients" {
+  for_each = {
+    "streamflow-processing"    = { name = "streamflow-kafka-jobs", clients = ["processor", "detector", "aggregator"] }
+    "streamflow-orchestration" = { name = "streamflow-kafka-airflow", clients = ["reader"] }
+  }
+  metadata {
+    name      = each.value.name
+    namespace = each.key
+  }
+  data       = { for c in each.value.clients : c => random_password.kafka[c].result }
+  depends_on = [kubectl_manifest.namespaces]
+}
+
 resource "random_id" "fernet" {
   byte_length = 32
 }
