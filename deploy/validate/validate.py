@@ -31,7 +31,7 @@ from checks.helm import check_airflow_values, check_helm_values_parse, check_pro
 from checks.manifests import check_manifests  # noqa: E402
 from checks.metrics import check_metrics  # noqa: E402
 from checks.rendered import check_rendered, rendered  # noqa: E402
-from checks.security import check_namespace_isolation, check_pod_security  # noqa: E402
+from checks.security import check_kafka_auth, check_namespace_isolation, check_pod_security  # noqa: E402
 from checks.supply import check_docker, check_vendored, check_workflows  # noqa: E402
 from checks.terraform import check_hcl  # noqa: E402
 
@@ -49,6 +49,7 @@ CHECKS = {
     "workflows": check_workflows,
     "pod-security": check_pod_security,
     "namespace-isolation": check_namespace_isolation,
+    "kafka-auth": check_kafka_auth,
 }
 
 

@@ -16,7 +16,7 @@ from ..models import EVENT_TIME_MAX, EVENT_TIME_MIN
 from ..rows import METRIC, METRIC_KEY, SCORED
 
 # %% auto #0
-__all__ = ['Acc', 'WINDOWS', 'JOB', 'CLIENT', 'SOURCE_TABLE', 'acc_add', 'acc_merge', 'iso_ms', 'metric_record', 'window_start',
+__all__ = ['Acc', 'WINDOWS', 'CLIENT', 'JOB', 'SOURCE_TABLE', 'acc_add', 'acc_merge', 'iso_ms', 'metric_record', 'window_start',
            'window_action', 'interval_sql', 'event_ts_sql', 'scored_source_ddl', 'late_sql', 'windows_input_sql',
            'iso_sql', 'window_sql', 'metrics_sink_ddl', 'table_options', 'build', 'main']
 
@@ -69,6 +69,8 @@ def window_action(ts_ms: int, watermark_ms: int, size_ms: int, lateness_ms: int)
     return "refire" if last <= watermark_ms else "add"
 
 # %% ../../nbs/43_realtime_aggregator.ipynb #50c2e863
+CLIENT = "aggregator"  # the Kafka client (`kafka_auth`) it connects as: its own user and ACLs
+
 def interval_sql(seconds: int) -> str:
     "A Flink SQL interval literal of `seconds`, in the largest unit that divides it (a field holds up to 99)."
     for unit, n in (("HOUR", 3600), ("MINUTE", 60), ("SECOND", 1)):
@@ -145,7 +147,6 @@ def table_options(cfg: Settings) -> dict[str, str]:
 
 # %% ../../nbs/43_realtime_aggregator.ipynb #c53803a3
 JOB = "realtime-aggregator"
-CLIENT = "aggregator"  # the Kafka client (`kafka_auth`) it connects as: its own user and ACLs
 SOURCE_TABLE = "scored"  # the scored topic's table: its source operator's records are the job's progress
 
 def build(

@@ -611,3 +611,16 @@ def test_every_namespace_denies_ingress_by_default_and_has_pod_security_labels(t
     found = {(f.where, f.message) for f in check_namespace_isolation(tree)}
     assert found == {("streamflow-data", "no default-deny ingress NetworkPolicy"),
                      ("streamflow-kafka", "pod-security audit must be restricted")}, found
+
+
+def test_every_kafka_listener_authenticates_under_an_authorizer(tree):
+    from checks.security import check_kafka_auth
+    assert check_kafka_auth(tree) == []
+    k = tree / "deploy" / "k8s" / "kafka" / "kafka.yaml"
+    text = k.read_text()
+    assert "        authentication:\n          type: scram-sha-512\n" in text and "    authorization:\n      type: simple\n" in text
+    k.write_text(text.replace("        authentication:\n          type: scram-sha-512\n", "", 1)
+                     .replace("    authorization:\n      type: simple\n", "", 1))
+    found = {(f.where, f.message) for f in check_kafka_auth(tree)}
+    assert found == {("Kafka/streamflow-kafka/streamflow listener tls", "no authentication: any client that reaches it is anonymous"),
+                     ("Kafka/streamflow-kafka/streamflow", "no authorization: every user may do everything")}, found

@@ -1,5 +1,6 @@
-"""Pod Security and network isolation (issue 18): what this repository defines meets `restricted`, and every
-StreamFlow namespace starts from default-deny ingress and carries Pod Security Admission labels."""
+"""Pod Security, network isolation and Kafka authentication (issue 18): what this repository defines meets
+`restricted`, every StreamFlow namespace starts from default-deny ingress and carries Pod Security Admission labels,
+and every Kafka listener authenticates its clients under an authorizer."""
 
 from __future__ import annotations
 
@@ -88,4 +89,20 @@ def check_namespace_isolation(root: Path) -> list[Finding]:
                 and not d["spec"].get("ingress")]
         if not deny:
             out.append(Finding(rel(pol_path, root), ns, "no default-deny ingress NetworkPolicy"))
+    return out
+
+
+def check_kafka_auth(root: Path) -> list[Finding]:
+    "Every listener of the Kafka cluster authenticates (no anonymous client) and an authorizer applies the ACLs."
+    path = root / "deploy" / "k8s" / "kafka" / "kafka.yaml"
+    docs, _ = load_documents(path)
+    out = []
+    for doc in (d for d in docs if d.get("kind") == "Kafka"):
+        kafka = (doc.get("spec") or {}).get("kafka") or {}
+        for lst in kafka.get("listeners") or []:
+            if not (lst.get("authentication") or {}).get("type"):
+                out.append(Finding(rel(path, root), f"{doc_id(doc)} listener {lst.get('name')}",
+                                   "no authentication: any client that reaches it is anonymous"))
+        if not (kafka.get("authorization") or {}).get("type"):
+            out.append(Finding(rel(path, root), doc_id(doc), "no authorization: every user may do everything"))
     return out
