@@ -13,7 +13,7 @@ PYTEST_WORKERS ?= 2
 LAB_PORT ?= 18888
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup jars demo down test test-fast test-suite test-unit test-chaos test-chaos-ci test-nb lint typecheck check-export validate-deploy airflow experiments bench lab clean
+.PHONY: help setup jars demo down test test-fast test-suite test-unit test-chaos test-chaos-ci test-nb lint typecheck checkov check-export validate-deploy airflow experiments bench lab clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ demo: setup ## the main job: the whole local pipeline on the embedded default (E
 
 # the static checks run side by side (check-export first: it may rewrite notebooks that test-nb reads), then the suite
 test: setup check-export ## everything CI runs
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-nb lint typecheck
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-nb lint typecheck checkov
 	$(MAKE) --no-print-directory test-suite
 
 # the edit loop: no services, no Flink, no papermill; the exported notebooks' own tests and the unit tests, in parallel
@@ -74,6 +74,16 @@ test-chaos-ci: ## the fault tests at the CI size (CI_CHAOS_EVENTS, 20,000)
 
 lint: setup ## ruff
 	$(BIN)/ruff check streamflow tests tools dags
+
+# Checkov lives in its own venv: its pinned dependencies clash with Airflow's (requirements/checkov.txt)
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt | $(UV)
+	$(UV) venv -q --python $(BIN)/python $(CHECKOV_VENV)
+	$(UV) pip install --python $(CHECKOV_VENV)/bin/python -q -r requirements/checkov.txt
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed ## IaC scan of deploy/ (Checkov): zero failed checks; skips and reasons in deploy/checkov.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file deploy/checkov.yaml
 
 typecheck: setup ## mypy on the package
 	$(BIN)/mypy streamflow

@@ -22,10 +22,11 @@ from .models import EARTH_RADIUS_KM
 # %% auto #0
 __all__ = ['SILVER_MODELS', 'GOLD_STAGES', 'GOLD_MODELS', 'QUALITY_CHECKS', 'MAINTENANCE', 'GOLD_TABLES', 'DEFAULT_PARAMS',
            'CONN_ID', 'REPORTS_DSN_ENV', 'SILVER_ASSET', 'GOLD_ASSET', 'REPORTS', 'DAG_ORDER', 'DAG_TEST_MARK',
-           'sql_dir', 'model_path', 'placeholders', 'split_statements', 'run_sql_file', 'run_models', 'run_stages',
-           'refresh', 'gold_counts', 'quality_results', 'load_labels', 'report_notebook', 'report_dir', 'render_html',
-           'airflow_connection', 'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db', 'report_logical_date',
-           'run_dag_tests', 'parse_dag_tests', 'run_dags', 'summary', 'airflow_standalone']
+           'NO_LOG_SERVER', 'sql_dir', 'model_path', 'placeholders', 'split_statements', 'run_sql_file', 'run_models',
+           'run_stages', 'refresh', 'gold_counts', 'quality_results', 'load_labels', 'report_notebook', 'report_dir',
+           'render_html', 'airflow_connection', 'warehouse_dsn', 'airflow_env', 'airflow', 'ensure_airflow_db',
+           'report_logical_date', 'run_dag_tests', 'parse_dag_tests', 'run_dags', 'summary', 'airflow_standalone',
+           'standalone_on_loopback']
 
 # %% ../nbs/50_batch.ipynb #cb6875f2
 SILVER_MODELS = ("fraud_alerts", "clean_transactions", "attach_alerts", "customers")
@@ -386,10 +387,25 @@ def summary(out: dict) -> str:
 
 # %% ../nbs/50_batch.ipynb #ee8de31a
 def airflow_standalone(cfg: Settings) -> None:
-    "Replace this process with `airflow standalone` in the project's Airflow environment (UI on 127.0.0.1)."
+    "Replace this process with Airflow standalone in the project's Airflow environment, every socket on 127.0.0.1."
     env = airflow_env(cfg)
     ensure_airflow_db(cfg, env)
-    exe = str(Path(sys.executable).with_name("airflow"))
     print(f"Airflow UI: http://127.0.0.1:{cfg.airflow.api_port} (home {env['AIRFLOW_HOME']}; the admin password is "
           f"printed below and stored in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated)", flush=True)
-    os.execve(exe, [exe, "standalone"], env)
+    code = "from streamflow.batch import standalone_on_loopback; standalone_on_loopback()"
+    os.execve(sys.executable, [sys.executable, "-c", code], env)
+
+NO_LOG_SERVER = ("scheduler", "triggerer")  # components that otherwise serve their task logs on every interface
+
+def standalone_on_loopback() -> None:
+    "`airflow standalone`, its scheduler and triggerer started without their log servers (see above)."
+    from airflow.cli.commands import standalone_command as sc
+    start = sc.SubCommand.__init__
+
+    def without_log_server(self, parent, name: str, command: list[str], env: dict[str, str]) -> None:
+        if command and command[0] in NO_LOG_SERVER and "--skip-serve-logs" not in command:
+            command = [*command, "--skip-serve-logs"]
+        start(self, parent, name, command, env)
+
+    sc.SubCommand.__init__ = without_log_server  # type: ignore[method-assign]
+    sc.StandaloneCommand().run()

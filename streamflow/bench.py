@@ -23,6 +23,7 @@ from streamflow.bench_fixtures import (
     patched_environ,
     recreate_database,
     reset_topics,
+    share_secrets,
 )
 from streamflow.bench_measure import (
     BENCH_PREFIX,
@@ -379,6 +380,7 @@ class BenchRun:
         from streamflow.kafka_io import publish_blacklist_file
         bcfg, s = self.bcfg, self.sizes
         log.info("bench: fresh topics (%s*), consumer groups and database %s", BENCH_PREFIX, bcfg.postgres.database)
+        share_secrets(self.cfg, bcfg)  # first: the Kafka users and database roles are the stack's
         reset_topics(bcfg)
         recreate_database(self.cfg, bcfg, s["seed"])
         n_lat = s["latency_events"] if "latency" in self.run else 0

@@ -37,8 +37,9 @@ log = logging.getLogger("streamflow.bench")
 
 # %% auto #0
 __all__ = ['log', 'TX_COPY', 'ALERT_COPY', 'ALERT_SOURCES', 'DERIVED_TABLES', 'WATERMARKS', 'bench_overrides', 'patched_environ',
-           'free_port_block', 'reset_topics', 'drop_bench_groups', 'delete_topics', 'recreate_database',
-           'drop_database', 'load_bronze', 'clear_derived', 'server_cpu_seconds', 'backend_cpu_seconds', 'time_refresh']
+           'free_port_block', 'reset_topics', 'drop_bench_groups', 'delete_topics', 'share_secrets',
+           'recreate_database', 'drop_database', 'load_bronze', 'clear_derived', 'server_cpu_seconds',
+           'backend_cpu_seconds', 'time_refresh']
 
 # %% ../nbs/97_bench_fixtures.ipynb #9726f498
 def bench_overrides(
@@ -138,21 +139,25 @@ def delete_topics(cfg: Settings) -> None:
         fut.result()
 
 # %% ../nbs/97_bench_fixtures.ipynb #e769118d
+def share_secrets(cfg: Settings, bcfg: Settings) -> None:
+    "Give the benchmark's run folder the stack's secrets file: the same PostgreSQL roles and Kafka users, so the same passwords."
+    from streamflow.local.credentials import secrets_path
+    src, dst = secrets_path(cfg), secrets_path(bcfg)
+    if src.is_file() and (not dst.is_file() or dst.read_bytes() != src.read_bytes()):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+
 def recreate_database(cfg: Settings, bcfg: Settings, seed: int) -> None:
     "Drop and create the benchmark database, migrate it and seed the reference data."
     from psycopg import sql
 
-    from streamflow.local.credentials import secrets_path
     from streamflow.warehouse import connect, migrate
     from streamflow.warehouse import seed as seed_reference
     from streamflow.world import configured_world
     name = bcfg.postgres.database
     if not name.endswith("_bench") or name == cfg.postgres.database:
         raise ValueError(f"refusing to drop {name!r}: not the benchmark's database")
-    src, dst = secrets_path(cfg), secrets_path(bcfg)  # the same roles and Kafka users, so the same passwords
-    if src.is_file() and not dst.is_file():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dst)
+    share_secrets(cfg, bcfg)
     with connect(cfg, "owner", autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

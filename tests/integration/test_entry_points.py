@@ -1,7 +1,8 @@
 """`make lab` and `make airflow` from a fresh shell: no activated venv, nothing on PATH but the system's.
 
 Each is started as a newcomer would start it, in its own process group, and must answer at the URL it prints:
-JupyterLab's server API, and Airflow's API listing the five DAGs (with the admin password it says where to find).
+JupyterLab's server API, and Airflow's API listing the five DAGs (with the admin password it says where to find);
+every socket Airflow's components listen on is on loopback (issue 18).
 Whoever runs the tests (root on these machines and in many containers) is the user being checked.
 """
 
@@ -66,6 +67,21 @@ def _until(check: Callable[[], object], timeout: float, p: subprocess.Popen, log
     pytest.fail(f"no {what} within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def _listening(pid: int) -> set[tuple[str, int]]:
+    "(address, port) of every listening TCP socket of process `pid` and its descendants."
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    out = set()
+    for proc in procs:
+        try:
+            out |= {(c.laddr.ip, c.laddr.port) for c in proc.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
 def test_make_lab_answers_at_the_url_it_prints(tmp_path):
     port = _free_port()
     env = {**FRESH_SHELL, "LAB_PORT": str(port), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
@@ -95,7 +111,10 @@ def test_make_airflow_answers_and_lists_the_five_dags(tmp_path):
         dags = _until(lambda: (ids := {d["dag_id"] for d in json.loads(_http(f"{url}/api/v2/dags", None, auth))["dags"]})
                       >= DAGS and ids, 180, p, log, "the five DAGs parsed")
         errors = json.loads(_http(f"{url}/api/v2/importErrors", None, auth))["total_entries"]
+        listening = _listening(p.pid)  # every component is up now: the API answered with parsed DAGs
     assert dags == DAGS and errors == 0
+    assert listening and all(ip == "127.0.0.1" for ip, _ in listening), f"Airflow listens beyond loopback: {listening}"
+    assert ("127.0.0.1", port) in listening
     printed = log.read_text()
     assert f"Airflow UI: {url}" in printed and str(passwords) in printed  # where to go, and where the password is
     assert "FileNotFoundError" not in printed  # its components found `airflow` without an activated venv

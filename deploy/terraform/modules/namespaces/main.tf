@@ -41,7 +41,8 @@ resource "random_password" "pg" {
   special  = false # used inside DSNs without escaping
 }
 
-# CloudNativePG reads role passwords from basic-auth Secrets in the cluster's namespace.
+# Role passwords as basic-auth Secrets in the cluster's namespace: CloudNativePG reads the owner's and airflow's
+# (managed roles); the migration Job reads the three client roles' (`streamflow migrate` creates and sets them).
 resource "kubernetes_secret_v1" "pg_role" {
   for_each = local.pg_roles
   metadata {
