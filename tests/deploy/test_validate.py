@@ -510,6 +510,14 @@ def test_ci_must_run_make_test(tree):
     assert [f.where for f in check_workflows(tree)] == ["steps"]
 
 
+def test_the_terragrunt_download_must_be_checksum_verified(tree):
+    wf = tree / ".github" / "workflows" / "deploy.yaml"
+    text = wf.read_text()
+    assert "sha256sum -c" in text
+    wf.write_text(text.replace("sha256sum -c", "sha256sum"))
+    assert [f.message for f in check_workflows(tree)] == ["the Terragrunt download must be checksum-verified"]
+
+
 def test_every_manifest_is_applied_by_terraform(tree):
     applied = terraform_k8s_files(ROOT)
     assert applied["kafka/topics.yaml"] == "strimzi-kafka" and applied["flink/fraud-detector.yaml"] == "flink-operator"

@@ -138,7 +138,7 @@ def check_docker(root: Path) -> list[Finding]:
 
 
 def check_workflows(root: Path) -> list[Finding]:
-    "CI definitions parse; CI runs `make test`; deploy validates before it applies."
+    "CI definitions parse; CI runs `make test`; deploy validates before it applies and verifies what it downloads."
     out = []
     wf = root / ".github" / "workflows"
     texts = {}
@@ -155,4 +155,6 @@ def check_workflows(root: Path) -> list[Finding]:
         out.append(Finding(".github/workflows/ci.yaml", "steps", "CI must run `make test`"))
     if "deploy.yaml" in texts and "deploy/validate/validate.py" not in texts["deploy.yaml"]:
         out.append(Finding(".github/workflows/deploy.yaml", "steps", "deploy must run the offline validation first"))
+    if "deploy.yaml" in texts and "terragrunt_linux_amd64" in texts["deploy.yaml"] and "sha256sum -c" not in texts["deploy.yaml"]:
+        out.append(Finding(".github/workflows/deploy.yaml", "steps", "the Terragrunt download must be checksum-verified"))
     return out
