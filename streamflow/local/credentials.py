@@ -39,7 +39,7 @@ def stored_secrets(
     environ = dict(os.environ) if environ is None else environ
     path = secrets_path(cfg)
     stored = read_env_file(path) if path.is_file() else {}
-    missing = [n for n in names if n not in stored]
+    missing = [n for n in names if n not in stored and not environ.get(n)]  # production: all from the environment
     if missing:
         stored.update({n: secrets.token_urlsafe(24) for n in missing})
         path.parent.mkdir(parents=True, exist_ok=True)
