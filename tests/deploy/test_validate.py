@@ -214,8 +214,11 @@ def test_core_kind_unknown_field_and_unknown_kind_fail():
 
 def test_cnpg_and_monitoring_resources_validate_and_fail_when_broken():
     c = one("deploy/k8s/postgres/cluster.yaml", "Cluster")
-    assert {r["name"] for r in c["spec"]["managed"]["roles"]} >= {"streamflow_writer", "streamflow_transform",
-                                                                   "streamflow_reader"}
+    roles = {r["name"]: r for r in c["spec"]["managed"]["roles"]}
+    # the owner runs the migrations without being a superuser; the client roles are the migrations' (issue 18)
+    assert roles["streamflow_owner"]["superuser"] is False and roles["streamflow_owner"]["createrole"] is True
+    assert not {"streamflow_writer", "streamflow_transform", "streamflow_reader"} & set(roles)
+    assert c["spec"]["enableSuperuserAccess"] is False
     c["spec"]["instances"] = "one"
     assert any(e.startswith("spec.instances") for e in validate_manifest(c, SCHEMAS))
     sb = one("deploy/k8s/postgres/cluster.yaml", "ScheduledBackup")
