@@ -20,9 +20,9 @@ from .kafka_auth import CLIENTS
 log = logging.getLogger("streamflow")
 
 # %% auto #0
-__all__ = ['log', 'IMPORT_EXAMPLE', 'TUNE_EXAMPLE', 'UsageError', 'cmd_generate', 'cmd_score', 'cmd_import', 'cmd_tune',
-           'cmd_services', 'cmd_env', 'cmd_migrate', 'cmd_seed', 'cmd_jobs', 'cmd_demo', 'cmd_bench', 'build_parser',
-           'main']
+__all__ = ['log', 'IMPORT_EXAMPLE', 'TUNE_EXAMPLE', 'BLACKLIST_EXAMPLE', 'UsageError', 'cmd_generate', 'cmd_score', 'cmd_import',
+           'cmd_tune', 'cmd_services', 'cmd_env', 'cmd_blacklist', 'cmd_migrate', 'cmd_seed', 'cmd_jobs', 'cmd_demo',
+           'cmd_bench', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #5b8e384d
 class UsageError(Exception):
@@ -233,6 +233,60 @@ def cmd_env(args, cfg: Settings) -> int:
     print(services.env_exports(cfg, args.kafka_client))
     return 0
 
+def _customer_id(s: str) -> str:
+    "A customer id as the event contract allows it (non-empty, at most 100 characters, no control characters)."
+    from pydantic import TypeAdapter, ValidationError
+
+    from streamflow.models import Id
+    try:
+        return TypeAdapter(Id).validate_python(s)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"not a customer id: {s!r} (1-100 characters, no control characters)") from None
+
+def _actor() -> str:
+    "Who is making a change, by default: the login user at this host."
+    import getpass
+    import socket
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (a container without a passwd entry)
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+BLACKLIST_EXAMPLE = """examples:
+  streamflow blacklist add c-001967 --reason "chargeback 2026-11-30, card reported stolen"
+  streamflow blacklist remove c-001967 --reason "customer verified by phone"
+  streamflow blacklist list --all
+A change is a message on the control topic, written as the Kafka user `admin` (the only one allowed to); the running
+fraud-detector applies it to the next events without a restart (FR-005). Who (--by, default user@host), why and
+when travel with it, and `list` shows them for the latest change of each customer."""
+
+def cmd_blacklist(args, cfg: Settings) -> int:
+    "Add, lift or list blacklist entries (FR-005) through the control topic; the running detector applies a change without a restart."
+    from streamflow.kafka_io import blacklist_snapshot, publish_blacklist
+
+    if args.action in ("add", "remove"):
+        if not args.customer_ids:
+            raise UsageError(f"blacklist {args.action} needs at least one customer id")
+        if not (args.reason or "").strip():
+            raise UsageError(f"blacklist {args.action} needs --reason: why is recorded with the change")
+        by = args.by or _actor()
+        n = publish_blacklist(cfg, args.customer_ids, active=args.action == "add", by=by, reason=args.reason.strip())
+        verb = "blacklisted" if args.action == "add" else "lifted"
+        print(f"{verb} {n} customer(s) as {by}: {', '.join(args.customer_ids)} ({args.reason.strip()})")
+        return 0
+    entries = blacklist_snapshot(cfg)
+    shown = {c: e for c, e in sorted(entries.items()) if args.all or e["active"]}
+    if args.json:
+        print(json.dumps(shown, indent=2))
+        return 0
+    print(f"{sum(e['active'] for e in entries.values())} customer(s) blacklisted"
+          + (f", {sum(not e['active'] for e in entries.values())} lifted" if args.all else ""))
+    for c, e in shown.items():
+        state = "" if e["active"] else "  (lifted)"
+        print(f"  {c:<24} {e.get('at', '-'):<26} {e.get('by', '-'):<24} {e.get('reason', '-')}{state}")
+    return 0
+
 # %% ../nbs/90_cli.ipynb #caf0085c
 def cmd_migrate(args, cfg: Settings) -> int:
     "Apply the numbered SQL migrations that have not run yet."
@@ -356,6 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = add("services", cmd_services, "start, stop or show the local Kafka and PostgreSQL")
     sv.add_argument("action", choices=["up", "down", "status"])
+    bl = add("blacklist", cmd_blacklist, "add, lift or list blacklisted customers (applied by the running detector)",
+             BLACKLIST_EXAMPLE)
+    bl.add_argument("action", choices=["add", "remove", "list"])
+    bl.add_argument("customer_ids", nargs="*", type=_customer_id, metavar="CUSTOMER_ID", help="customers to add or remove")
+    bl.add_argument("--reason", help="why (required for add and remove; recorded with the change)")
+    bl.add_argument("--by", help="who makes the change (default: user@host)")
+    bl.add_argument("--all", action="store_true", help="list: also the lifted entries")
+    bl.add_argument("--json", action="store_true", help="list: as one JSON object")
     e = add("env", cmd_env, "print shell exports for the running stack (psql, scripts, kcat)")
     e.add_argument("--kafka-client", choices=CLIENTS, default="reader",
                    help="the Kafka user kcat logs in as (default: reader, read-only; admin may write fraud.control)")

@@ -14,11 +14,12 @@ from typing import Any
 
 from .config import FraudRules, Settings
 from .kafka_auth import client_config
-from .messages import blacklist_message, fold_control, rules_message
+from .messages import blacklist_entries, blacklist_message, fold_control, rules_message
 
 # %% auto #0
 __all__ = ['producer_config', 'event_key', 'iter_events', 'produce_events', 'publish_control', 'publish_blacklist',
-           'publish_blacklist_file', 'publish_rules', 'scan_topic', 'read_topic', 'topic_offsets', 'control_snapshot']
+           'publish_blacklist_file', 'publish_rules', 'scan_topic', 'read_topic', 'topic_offsets', 'control_snapshot',
+           'blacklist_snapshot']
 
 # %% ../nbs/36_kafka_io.ipynb #e357dfd2
 def producer_config(cfg: Settings, client: str = "producer", **extra: Any) -> dict[str, Any]:
@@ -127,9 +128,15 @@ def publish_control(
         raise RuntimeError(f"{len(errors)} of {n} control messages refused by Kafka: {errors[0]}")
     return n
 
-def publish_blacklist(cfg: Settings, customer_ids: Iterable[str], active: bool = True) -> int:
-    "Blacklist (or, with `active=False`, un-blacklist) customers via the control topic."
-    return publish_control(cfg, (blacklist_message(c, active) for c in customer_ids))
+def publish_blacklist(
+    cfg: Settings,
+    customer_ids: Iterable[str],
+    active: bool = True,  # False lifts the entries
+    by: str | None = None,  # who, recorded in each message
+    reason: str | None = None,  # why, recorded in each message
+) -> int:
+    "Blacklist (or, with `active=False`, un-blacklist) customers via the control topic, as the admin."
+    return publish_control(cfg, (blacklist_message(c, active, by, reason) for c in customer_ids))
 
 def publish_blacklist_file(cfg: Settings, path: str | Path) -> int:
     "Publish the generator's blacklist sidecar (`{\"customer_ids\": [...]}`) to the control topic."
@@ -252,3 +259,9 @@ def control_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader
     recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
     recs.sort(key=lambda r: (r[2], r[3]))
     return fold_control((k, v) for k, v, *_ in recs)
+
+def blacklist_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> dict[str, dict[str, Any]]:
+    "Customer id -> its latest blacklist entry (`active`, `by`, `reason`, `at`), from the control topic read to its end now."
+    recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
+    recs.sort(key=lambda r: (r[2], r[3]))
+    return blacklist_entries((k, v) for k, v, *_ in recs)

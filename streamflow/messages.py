@@ -19,7 +19,7 @@ from .config import FraudRules
 # %% auto #0
 __all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'lineage',
            'dlq_record', 'dlq_original', 'dead_letter_reasons', 'blacklist_message', 'rules_message', 'parse_control',
-           'fold_control']
+           'fold_control', 'blacklist_entries']
 
 # %% ../nbs/35_messages.ipynb #2ef6dd1f
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -73,10 +73,18 @@ def dead_letter_reasons(
 BLACKLIST_PREFIX = "blacklist:"  # control-topic key prefix of blacklist entries
 RULES_KEY = "rules"  # control-topic key of the rule configuration
 
-def blacklist_message(customer_id: str, active: bool = True) -> tuple[str, str]:
-    "The `(key, value)` control message that adds (or lifts) a blacklist entry."
-    return (BLACKLIST_PREFIX + customer_id,
-            json.dumps({"type": "blacklist", "customer_id": customer_id, "active": bool(active)}))
+def blacklist_message(
+    customer_id: str,
+    active: bool = True,  # False lifts the entry
+    by: str | None = None,  # who made the change (recorded, not interpreted)
+    reason: str | None = None,  # why (recorded, not interpreted)
+    at: str | None = None,  # when (ISO 8601; default: now, UTC)
+) -> tuple[str, str]:
+    "The `(key, value)` control message that adds (or lifts) a blacklist entry, with who, why and when."
+    body: dict[str, Any] = {"type": "blacklist", "customer_id": customer_id, "active": bool(active),
+                            "at": at or datetime.now(UTC).isoformat(timespec="seconds")}
+    body |= {k: v for k, v in (("by", by), ("reason", reason)) if v}
+    return BLACKLIST_PREFIX + customer_id, json.dumps(body)
 
 def rules_message(rules: FraudRules) -> tuple[str, str]:
     "The `(key, value)` control message that replaces the fraud-rule configuration."
@@ -92,7 +100,8 @@ def parse_control(key: str | bytes | None, value: str | bytes | None) -> dict[st
     if not isinstance(d, dict) or not key:
         return None
     if d.get("type") == "blacklist" and key == BLACKLIST_PREFIX + str(d.get("customer_id")):
-        return {"type": "blacklist", "customer_id": str(d["customer_id"]), "active": bool(d.get("active", True))}
+        note = {k: str(d[k]) for k in ("by", "reason", "at") if d.get(k) is not None}  # the record, for people
+        return {"type": "blacklist", "customer_id": str(d["customer_id"]), "active": bool(d.get("active", True)), **note}
     if d.get("type") == "rules" and key == RULES_KEY:
         try:
             return {"type": "rules", "rules": FraudRules.model_validate(d["rules"])}
@@ -116,3 +125,15 @@ def fold_control(
         else:
             rules = m["rules"]
     return blacklist, rules
+
+# %% ../nbs/35_messages.ipynb #e4bd1992
+def blacklist_entries(
+    messages: Iterable[tuple[Any, Any]],  # (key, value) pairs of the control topic, in topic order
+) -> dict[str, dict[str, Any]]:
+    "Customer id -> its latest blacklist message (`active`, and `by`, `reason`, `at` where recorded)."
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in messages:
+        m = parse_control(key, value)
+        if m is not None and m["type"] == "blacklist":
+            out[m["customer_id"]] = {k: v for k, v in m.items() if k not in ("type", "customer_id")}
+    return out

@@ -2,6 +2,7 @@
 an anonymous or wrongly authenticated client gets nothing, and each user can do only what config kafka.clients
 lists. Only the admin writes fraud.control; only the detector writes transactions.scored."""
 
+import json
 import shutil
 import subprocess
 
@@ -116,3 +117,24 @@ def test_the_broker_holds_exactly_the_configured_acls(stack):
     admin = _admin(stack)  # keep a reference until the future resolves (a collected client never answers)
     have = {str(b) for b in admin.describe_acls(every).result(timeout=30)}
     assert have == {str(acl_binding(a)) for a in acl_entries(stack)}, sorted(have ^ {str(acl_binding(a)) for a in acl_entries(stack)})
+
+
+def test_blacklist_commands_record_who_and_why(stack, capsys):
+    "`streamflow blacklist` writes as the admin (the only writer of fraud.control) and `list` shows who, when and why."
+    from streamflow.cli import main
+
+    assert main(["blacklist", "add", "c-cli 1", "c-cli-2", "--reason", "chargeback 2026-11-30", "--by", "ana"]) == 0
+    assert "blacklisted 2 customer(s) as ana" in capsys.readouterr().out
+    assert {"c-cli 1", "c-cli-2"} <= control_snapshot(stack)[0]  # what the detector folds into its broadcast state
+    assert main(["blacklist", "remove", "c-cli-2", "--reason", "customer verified"]) == 0  # --by defaults to user@host
+    capsys.readouterr()
+    assert main(["blacklist", "list", "--all", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert entries["c-cli 1"]["active"] is True and entries["c-cli 1"]["by"] == "ana"
+    assert entries["c-cli 1"]["reason"] == "chargeback 2026-11-30" and entries["c-cli 1"]["at"].endswith("+00:00")
+    assert entries["c-cli-2"]["active"] is False and "@" in entries["c-cli-2"]["by"]
+    assert main(["blacklist", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "c-cli 1" in listed and "c-cli-2" not in listed  # lifted entries only with --all
+    assert "c-cli-2" not in control_snapshot(stack)[0]
+    publish_blacklist(stack, ["c-cli 1"], active=False)
