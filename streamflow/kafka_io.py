@@ -254,14 +254,15 @@ def _committed(c: Any, tps: list, timeout: float = 30.0) -> list:
                 raise
             time.sleep(0.5)
 
+def _control_messages(cfg: Settings, timeout: float, client: str) -> list[tuple[bytes | None, bytes | None]]:
+    "The control topic's `(key, value)` pairs in topic order, read to its end now."
+    recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
+    return [(k, v) for k, v, *_ in sorted(recs, key=lambda r: (r[2], r[3]))]
+
 def control_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> tuple[set[str], FraudRules | None]:
     "The current blacklist and rules from the control topic (read to its end now)."
-    recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
-    recs.sort(key=lambda r: (r[2], r[3]))
-    return fold_control((k, v) for k, v, *_ in recs)
+    return fold_control(_control_messages(cfg, timeout, client))
 
 def blacklist_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> dict[str, dict[str, Any]]:
     "Customer id -> its latest blacklist entry (`active`, `by`, `reason`, `at`), from the control topic read to its end now."
-    recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
-    recs.sort(key=lambda r: (r[2], r[3]))
-    return blacklist_entries((k, v) for k, v, *_ in recs)
+    return blacklist_entries(_control_messages(cfg, timeout, client))

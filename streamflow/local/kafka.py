@@ -19,7 +19,7 @@ from streamflow.kafka_auth import (
     Acl,
     acl_entries,
     client_config,
-    jaas_config,
+    java_client_properties,
     kafka_client,
     kafka_password,
     super_users,
@@ -103,7 +103,7 @@ CONTROLLER_PASSWORD_VAR = "STREAMFLOW_KAFKA_CONTROLLER_PASSWORD"
 def _controller_jaas(cfg: Settings, module: str) -> str:
     pw = stored_secrets(cfg, [CONTROLLER_PASSWORD_VAR])[CONTROLLER_PASSWORD_VAR]
     # PLAIN's server side reads its users from `user_<name>` options; its client side (the broker) logs in as `controller`
-    return jaas_config(module, CONTROLLER_USER, pw).replace(";", f' user_{CONTROLLER_USER}="{pw}";')
+    return f'{module} required username="{CONTROLLER_USER}" password="{pw}" user_{CONTROLLER_USER}="{pw}";'
 
 def render(template: Path, **values) -> str:
     "Fill a `$name` template; a missing value is an error, not a silent blank."
@@ -117,13 +117,13 @@ def broker_properties(cfg: Settings) -> str:
     if cfg.kafka.security_protocol != "SASL_PLAINTEXT":
         raise ServiceError(f"the local broker serves SASL_PLAINTEXT on loopback; kafka.security_protocol is "
                            f"{cfg.kafka.security_protocol} (TLS is production's listener)")
-    mech, op = cfg.kafka.sasl_mechanism, kafka_client(cfg, "operator")
-    login = "org.apache.kafka.common.security.{}"
+    mech = cfg.kafka.sasl_mechanism
     return render(deploy_dir(cfg) / "server.properties.template", broker_port=port,
                   controller_port=cfg.kafka.controller_port, data_dir=kafka_paths(cfg)["data"],
                   offsets_partitions=3, mechanism=mech, mechanism_lower=mech.lower(),
-                  operator_jaas=jaas_config(login.format("scram.ScramLoginModule"), op.user, kafka_password(cfg, "operator")),
-                  controller_jaas=_controller_jaas(cfg, login.format("plain.PlainLoginModule")),
+                  # the broker talks to itself as the operator, with Kafka's own (unrelocated) login module
+                  operator_jaas=java_client_properties(cfg, "operator", shaded=False)["sasl.jaas.config"],
+                  controller_jaas=_controller_jaas(cfg, "org.apache.kafka.common.security.plain.PlainLoginModule"),
                   super_users=";".join(["User:" + CONTROLLER_USER, *super_users(cfg)]))
 
 def write_config(cfg: Settings) -> None:
