@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 # %% auto #0
 __all__ = ['ENV_PREFIX', 'ALIASES', 'CONFIG_FILES', 'RULES_ENV', 'Paths', 'Topic', 'Topics', 'KafkaClient', 'KafkaClients',
-           'Kafka', 'PgRoles', 'Postgres', 'Generator', 'Demo', 'Flink', 'Airflow', 'HighValueRule', 'VelocityRule',
-           'GeographicRule', 'TimeAnomalyRule', 'BlacklistRule', 'EpisodeRule', 'HourRiskRule', 'Corroboration',
-           'Relearn', 'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides', 'find_root',
-           'load_config']
+           'Kafka', 'PgRoles', 'Postgres', 'Generator', 'Demo', 'Flink', 'Airflow', 'RuleLifecycle', 'HighValueRule',
+           'VelocityRule', 'GeographicRule', 'TimeAnomalyRule', 'BlacklistRule', 'EpisodeRule', 'HourRiskRule',
+           'Corroboration', 'Relearn', 'FraudRules', 'Settings', 'ConfigError', 'deep_merge', 'env_overrides',
+           'find_root', 'load_config']
 
 # %% ../nbs/01_config.ipynb #77c66cc1
 class _Section(BaseModel):
@@ -112,6 +112,7 @@ class Generator(_Section):
 
 class Demo(_Section):
     invalid_rate: float = Field(default=0.005, ge=0, le=0.5)  # `streamflow demo`: malformed events, to show the DLQ
+    candidate_rules: Path = Path("config/rules/candidate_example.yaml")  # the demo ends with its `rules diff`
 
 class Flink(_Section):
     execution_mode: Literal["thread", "process"] = "thread"
@@ -132,6 +133,10 @@ class Flink(_Section):
 class Airflow(_Section):
     home: Path = Path(".run/airflow")
     api_port: int = Field(default=18080, ge=1, le=65535)
+
+class RuleLifecycle(_Section):
+    switch_lead_s: float = Field(default=2.0, ge=0)  # a publish's switch point: the end of the topic + this many seconds of events
+    rate_sample_s: float = Field(default=1.0, gt=0, le=30)  # how long a publish watches the topic to learn its rate
 
 # %% ../nbs/01_config.ipynb #fa80f1e8
 class _Rule(_Section):
@@ -209,6 +214,7 @@ class Settings(_Section):
     demo: Demo = Demo()
     flink: Flink = Flink()
     airflow: Airflow = Airflow()
+    rule_lifecycle: RuleLifecycle = RuleLifecycle()
     fraud_rules: FraudRules
 
     def path(self, p: Path | str) -> Path:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,9 +18,9 @@ from .kafka_auth import client_config
 from .messages import blacklist_entries, blacklist_message, fold_control, rules_message
 
 # %% auto #0
-__all__ = ['producer_config', 'event_key', 'iter_events', 'produce_events', 'publish_control', 'publish_blacklist',
-           'publish_blacklist_file', 'publish_rules', 'scan_topic', 'read_topic', 'topic_offsets', 'control_snapshot',
-           'blacklist_snapshot']
+__all__ = ['SNAPSHOT_LOG', 'producer_config', 'event_key', 'iter_events', 'produce_events', 'publish_control',
+           'publish_blacklist', 'publish_blacklist_file', 'publish_rules', 'scan_topic', 'read_topic', 'topic_offsets',
+           'control_snapshot', 'blacklist_snapshot']
 
 # %% ../nbs/36_kafka_io.ipynb #e357dfd2
 def producer_config(cfg: Settings, client: str = "producer", **extra: Any) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def produce_events(
 # %% ../nbs/36_kafka_io.ipynb #13d59f64
 def publish_control(
     cfg: Settings,
-    messages: Iterable[tuple[str, str]],  # (key, value) pairs
+    messages: Iterable[tuple[str, str | None]],  # (key, value) pairs; a None value is a tombstone (the rules reset)
     client: str = "admin",  # the Kafka client it produces as: only the admin may write the control topic
 ) -> int:
     "Produce `(key, value)` control messages to the control topic; how many were delivered."
@@ -120,7 +121,7 @@ def publish_control(
     p = _producer(cfg, client, on_delivery=lambda err, msg: errors.append(str(err)) if err is not None else None)
     n = 0
     for key, value in messages:
-        _produce(p, cfg.kafka.topics.control.name, value.encode(), key.encode())
+        _produce(p, cfg.kafka.topics.control.name, value.encode() if value is not None else None, key.encode())
         n += 1
     if p.flush(30) > 0:
         raise RuntimeError("control messages not delivered within 30 s")
@@ -142,9 +143,15 @@ def publish_blacklist_file(cfg: Settings, path: str | Path) -> int:
     "Publish the generator's blacklist sidecar (`{\"customer_ids\": [...]}`) to the control topic."
     return publish_blacklist(cfg, json.loads(Path(path).read_text())["customer_ids"])
 
-def publish_rules(cfg: Settings, rules: FraudRules) -> int:
-    "Replace the detector's rule parameters, weights and threshold via the control topic."
-    return publish_control(cfg, [rules_message(rules)])
+def publish_rules(
+    cfg: Settings,
+    rules: FraudRules,  # the rule set that takes over
+    effective: dict[int, int] | None = None,  # source partition -> first offset it scores (None: at once)
+    previous: FraudRules | None = None,  # the rule set it replaces (scores the events before `effective`)
+    **note: Any,  # label, action, by, reason, at, source, metrics (recorded, not interpreted)
+) -> int:
+    "Make `rules` the detector's active rule set via the control topic (`streamflow rules publish` adds the bookkeeping)."
+    return publish_control(cfg, [rules_message(rules, effective, previous, **note)])
 
 # %% ../nbs/36_kafka_io.ipynb #6454d01b
 def _first_offsets(
@@ -156,6 +163,15 @@ def _first_offsets(
     return {p: min(max(lo, start.get(p, lo)), hi) for p, (lo, hi) in marks.items()}
 
 # %% ../nbs/36_kafka_io.ipynb #7a07d5a8
+class _QuietLog(logging.LoggerAdapter):
+    "librdkafka's lines of a throwaway snapshot consumer, at debug level: one closed while its group coordinator's"
+    " SASL handshake is still under way logs a FAIL line, though nothing failed that the reader needed."
+
+    def log(self, level, msg, *args, **kwargs):
+        self.logger.debug(msg, *args)
+
+SNAPSHOT_LOG = _QuietLog(logging.getLogger("streamflow.kafka.snapshot"), {})
+
 def _snapshot_group(cfg: Settings) -> str:
     "A throwaway group id of the reader's (`<client_id>-reader-…`): a snapshot reads by assignment and never commits."
     return f"{cfg.kafka.client_id}-reader-{os.getpid()}-{time.time_ns()}"
@@ -171,7 +187,8 @@ def scan_topic(
     "The one topic reader: hand every record of `topic` from `start` to its end as of now to `handle`; how many."
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer(client_config(cfg, client, **{"group.id": _snapshot_group(cfg), "enable.auto.commit": False,
-                 "auto.offset.reset": "earliest", "isolation.level": "read_committed"}))  # committed records only
+                 "auto.offset.reset": "earliest", "isolation.level": "read_committed"}),  # committed records only
+                 logger=SNAPSHOT_LOG)
     try:
         md = c.list_topics(topic, timeout=10)
         if topic not in md.topics or md.topics[topic].error is not None:
@@ -227,7 +244,8 @@ def topic_offsets(
 ) -> dict[int, int]:
     "Partition -> the end offset of `topic` now, or the offset consumer `group` would resume from."
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer(client_config(cfg, client, **{"enable.auto.commit": False, "group.id": group or _snapshot_group(cfg)}))
+    c = Consumer(client_config(cfg, client, **{"enable.auto.commit": False, "group.id": group or _snapshot_group(cfg)}),
+                 logger=SNAPSHOT_LOG)
     try:  # no subscribe: reading a group's committed offsets does not join (or disturb) the group
         md = c.list_topics(topic, timeout=10)
         if topic not in md.topics or md.topics[topic].error is not None:
@@ -254,13 +272,13 @@ def _committed(c: Any, tps: list, timeout: float = 30.0) -> list:
                 raise
             time.sleep(0.5)
 
-def _control_messages(cfg: Settings, timeout: float, client: str) -> list[tuple[bytes | None, bytes | None]]:
-    "The control topic's `(key, value)` pairs in topic order, read to its end now."
+def _control_messages(cfg: Settings, timeout: float, client: str) -> list[tuple[bytes | None, bytes | None, int]]:
+    "The control topic's `(key, value, offset)` in topic order (one partition), read to its end now."
     recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
-    return [(k, v) for k, v, *_ in sorted(recs, key=lambda r: (r[2], r[3]))]
+    return [(k, v, off) for k, v, _, off, _ in sorted(recs, key=lambda r: (r[2], r[3]))]
 
-def control_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> tuple[set[str], FraudRules | None]:
-    "The current blacklist and rules from the control topic (read to its end now)."
+def control_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> tuple[set[str], dict[str, Any] | None]:
+    "The current blacklist and the latest rules message (`messages.parse_control`'s dict; None: the configuration's rules), read to the end now."
     return fold_control(_control_messages(cfg, timeout, client))
 
 def blacklist_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> dict[str, dict[str, Any]]:

@@ -17,9 +17,10 @@ from typing import Any
 from .config import FraudRules
 
 # %% auto #0
-__all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'lineage',
-           'dlq_record', 'dlq_original', 'dead_letter_reasons', 'blacklist_message', 'rules_message', 'parse_control',
-           'fold_control', 'blacklist_entries']
+__all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'RULES_NOTE',
+           'CONTROL_OFFSET', 'lineage', 'dlq_record', 'dlq_original', 'dead_letter_reasons', 'blacklist_message',
+           'rules_version', 'rules_message', 'with_control_offset', 'parse_control', 'fold_control',
+           'blacklist_entries']
 
 # %% ../nbs/35_messages.ipynb #2ef6dd1f
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -86,14 +87,63 @@ def blacklist_message(
     body |= {k: v for k, v in (("by", by), ("reason", reason)) if v}
     return BLACKLIST_PREFIX + customer_id, json.dumps(body)
 
-def rules_message(rules: FraudRules) -> tuple[str, str]:
-    "The `(key, value)` control message that replaces the fraud-rule configuration."
-    return RULES_KEY, json.dumps({"type": "rules", "rules": rules.model_dump(mode="json")})
+def rules_version(rules: FraudRules) -> str:
+    "A rule set's version: the first 12 hex digits of the SHA-256 of its canonical JSON (same content, same version)."
+    canon = json.dumps(rules.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+def rules_message(
+    rules: FraudRules,  # the rule set that takes over
+    effective: dict[int, int] | None = None,  # source partition -> first offset it scores (None: at once)
+    previous: FraudRules | None = None,  # the rule set it replaces, which keeps scoring below `effective`
+    **note: Any,  # label, action, by, reason, at, source, metrics: a record for people, not interpreted
+) -> tuple[str, str]:
+    "The `(key, value)` control message that makes `rules` the active rule set from `effective` on."
+    body: dict[str, Any] = {"type": "rules", "version": rules_version(rules), "rules": rules.model_dump(mode="json")}
+    if effective is not None:
+        body["effective"] = {str(p): int(o) for p, o in sorted(effective.items())}
+    if previous is not None:
+        body["previous"] = {"version": rules_version(previous), "rules": previous.model_dump(mode="json")}
+    body |= {k: v for k, v in note.items() if v is not None}
+    return RULES_KEY, json.dumps(body)
+
+RULES_NOTE = ("label", "action", "by", "reason", "at", "source", "metrics")  # recorded with a rule set, for people
+CONTROL_OFFSET = "control_offset"  # where a rules message sits on the control topic: which of two messages is newer
+
+def with_control_offset(value: str, offset: int) -> str:
+    "A rules message's JSON with its control-topic offset added (the detector keeps it so in broadcast state)."
+    return json.dumps({**json.loads(value), CONTROL_OFFSET: int(offset)})
+
+def _versioned(d: Any) -> tuple[FraudRules, str]:
+    "The rule set of `{rules, version}` and its version; ValueError if it does not validate or the version is wrong."
+    rules = FraudRules.model_validate(d["rules"])
+    version = rules_version(rules)
+    if d.get("version") not in (None, version):  # a hand-edited body: the content is not the version it claims
+        raise ValueError(f"version {d.get('version')!r} does not match the rules' content ({version})")
+    return rules, version
+
+def _parse_rules(d: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        rules, version = _versioned(d)
+        prev = _versioned(d["previous"]) if d.get("previous") is not None else None
+        eff = d.get("effective")
+        effective = None if eff is None else {int(p): int(o) for p, o in eff.items()}
+    except Exception:  # any invalid part: the whole message is refused (counted and logged by the detector)
+        return None
+    if effective is not None and any(p < 0 or o < 0 for p, o in effective.items()):
+        return None
+    offset = d.get(CONTROL_OFFSET)
+    return {"type": "rules", "rules": rules, "version": version, "effective": effective,
+            "previous": None if prev is None else {"rules": prev[0], "version": prev[1]},
+            CONTROL_OFFSET: offset if isinstance(offset, int) and not isinstance(offset, bool) else None,
+            **{k: d[k] for k in RULES_NOTE if d.get(k) is not None}}
 
 def parse_control(key: str | bytes | None, value: str | bytes | None) -> dict[str, Any] | None:
-    "A validated control message (`type` blacklist or rules), or None if it is not one."
+    "A validated control message (`type` blacklist, rules or rules-reset), or None if it is not one."
     try:
         key = key.decode() if isinstance(key, bytes) else key
+        if key == RULES_KEY and value is None:  # a tombstone: back to the rules of the configuration
+            return {"type": "rules-reset", CONTROL_OFFSET: None}
         d = json.loads(value) if value else None
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deeply nested JSON
         return None
@@ -103,36 +153,37 @@ def parse_control(key: str | bytes | None, value: str | bytes | None) -> dict[st
         note = {k: str(d[k]) for k in ("by", "reason", "at") if d.get(k) is not None}  # the record, for people
         return {"type": "blacklist", "customer_id": str(d["customer_id"]), "active": bool(d.get("active", True)), **note}
     if d.get("type") == "rules" and key == RULES_KEY:
-        try:
-            return {"type": "rules", "rules": FraudRules.model_validate(d["rules"])}
-        except Exception:
-            return None
+        return _parse_rules(d)
     return None
+
 
 # %% ../nbs/35_messages.ipynb #94fdff58
 def fold_control(
-    messages: Iterable[tuple[Any, Any]],  # (key, value) pairs in topic order
-) -> tuple[set[str], FraudRules | None]:
-    "The blacklist and the latest rules after applying control messages in order."
+    messages: Iterable[tuple[Any, ...]],  # (key, value) or (key, value, offset) in topic order
+) -> tuple[set[str], dict[str, Any] | None]:
+    "The blacklist and the latest rules message (`parse_control`'s dict, with its `control_offset` if given; None: the configuration's)."
     blacklist: set[str] = set()
     rules = None
-    for key, value in messages:
+    for key, value, *offset in messages:
         m = parse_control(key, value)
         if m is None:
             continue
         if m["type"] == "blacklist":
             (blacklist.add if m["active"] else blacklist.discard)(m["customer_id"])
         else:
-            rules = m["rules"]
+            rules = m if m["type"] == "rules" else None
+            if rules is not None and offset:
+                rules[CONTROL_OFFSET] = int(offset[0])
     return blacklist, rules
+
 
 # %% ../nbs/35_messages.ipynb #e4bd1992
 def blacklist_entries(
-    messages: Iterable[tuple[Any, Any]],  # (key, value) pairs of the control topic, in topic order
+    messages: Iterable[tuple[Any, ...]],  # (key, value[, offset]) of the control topic, in topic order
 ) -> dict[str, dict[str, Any]]:
     "Customer id -> its latest blacklist message (`active`, and `by`, `reason`, `at` where recorded)."
     out: dict[str, dict[str, Any]] = {}
-    for key, value in messages:
+    for key, value, *_ in messages:
         m = parse_control(key, value)
         if m is not None and m["type"] == "blacklist":
             out[m["customer_id"]] = {k: v for k, v in m.items() if k not in ("type", "customer_id")}

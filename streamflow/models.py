@@ -157,6 +157,7 @@ class FraudAlert(_Record):
     rule_scores: dict[str, float]  # per-rule contribution to fraud_score
     alert_type: str = Field(min_length=1, max_length=50)  # what kind of alert: see `rules.alert_type`
     detected_at: AwareDatetime
+    rule_version: str | None = Field(default=None, max_length=64)  # the rule set that decided (`messages.rules_version`)
 
 # %% ../nbs/00_models.ipynb #1abaaf61
 def to_json(record: BaseModel) -> str:

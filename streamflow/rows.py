@@ -44,11 +44,11 @@ BRONZE_ALERT = (  # bronze.raw_fraud_alerts, as the fraud detector writes it; ra
     Field("transaction_id", "string"), Field("customer_id", "string"), Field("fraud_score", "double"),
     Field("rules_triggered", "string", "jsonb"), Field("rule_scores", "string", "jsonb"), Field("alert_type", "string"),
     Field("transaction_at", "string", "timestamptz"), Field("detected_at", "string", "timestamptz"),
-    Field("raw_payload", "string", "jsonb"))
+    Field("raw_payload", "string", "jsonb"), Field("rule_version", "string"))
 SCORED = (  # one record of `transactions.scored` per scored event (JSON), read by the aggregator
     Field("transaction_id", "string"), Field("store_id", "string"), Field("event_time_ms", "long"),
     Field("amount", "double"), Field("is_alert", "boolean"), Field("fraud_score", "double"),
-    Field("source_partition", "int"), Field("source_offset", "long"))
+    Field("source_partition", "int"), Field("source_offset", "long"), Field("rule_version", "string"))
 METRIC = (  # one record of `metrics.realtime` per store and window (upsert-kafka, keyed by METRIC_KEY)
     Field("store_id", "string"), Field("window", "string"), Field("window_start", "string"), Field("window_end", "string"),
     Field("count", "long"), Field("sum", "double"), Field("avg", "double"), Field("fraud_count", "long"),
@@ -87,4 +87,4 @@ def bronze_alert_row(
     payload = json.dumps({**to_dict(alert), "source": source}, separators=(",", ":"))
     return (alert.transaction_id, alert.customer_id, float(alert.fraud_score), json.dumps(alert.rules_triggered),
             json.dumps(alert.rule_scores), alert.alert_type, alert.event_time.isoformat() if alert.event_time else None, alert.detected_at.isoformat(),
-            payload)
+            payload, alert.rule_version)

@@ -293,9 +293,9 @@ class ScoreResult:
     rule_scores: dict[str, float]  # rule id -> contribution (weight x score + share of the corroboration bonus), score > 0
     raw_scores: dict[str, float] = field(default_factory=dict)  # rule id -> unweighted score in (0, 1]
 
-    def to_alert(self, tx: Transaction, detected_at: datetime) -> FraudAlert:
-        "The `FraudAlert` for this result and its transaction."
-        return FraudAlert(transaction_id=tx.transaction_id, customer_id=tx.customer_id, store_id=tx.store_id,
+    def to_alert(self, tx: Transaction, detected_at: datetime, rule_version: str | None = None) -> FraudAlert:
+        "The `FraudAlert` for this result and its transaction (and the version of the rule set that scored it)."
+        return FraudAlert(rule_version=rule_version, transaction_id=tx.transaction_id, customer_id=tx.customer_id, store_id=tx.store_id,
                           amount=tx.amount, event_time=tx.timestamp, fraud_score=self.fraud_score,
                           rules_triggered=list(self.rules_triggered), rule_scores=dict(self.rule_scores),
                           alert_type=alert_type(self.rules_triggered, self.rule_scores), detected_at=detected_at)

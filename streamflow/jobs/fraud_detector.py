@@ -5,6 +5,7 @@
 # %% ../../nbs/42_fraud_detector.ipynb #b45ce51b
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,38 +34,38 @@ from streamflow.connectors import (
 from ..config import FraudRules, Settings
 from ..flink_runtime import json_logger, metric_counter, run_job
 from ..kafka_io import control_snapshot
-from ..messages import parse_control
+from ..messages import RULES_KEY, dlq_record, parse_control, with_control_offset
 from ..models import Transaction, parse_record
 from ..pg_sink import PgBatchWriter, writer_dsn
 from ..rows import BRONZE_ALERT, BRONZE_ALERT_SQL, SCORED, bronze_alert_row, names, position
-from ..rules import RULE_IDS, STATE_VERSION, CustomerState, RuleEngine, ScoreResult
+from ..rules import RULE_IDS, STATE_VERSION, CustomerState, ScoreResult
+from ..rulesets import RuleTimeline, explain_rules_message
 
 # %% auto #0
 __all__ = ['JOB', 'CLIENT', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_TAG',
-           'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor', 'scored_row', 'FraudScorer',
-           'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output', 'scored_to_kafka', 'build', 'main']
+           'CONTROL_DLQ_TAG', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor', 'scored_row',
+           'FraudScorer', 'control_reason', 'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output',
+           'scored_to_kafka', 'build', 'main']
 
 # %% ../../nbs/42_fraud_detector.ipynb #41f1dbd8
 class ControlView:
-    "The blacklist and rules as seen by the detector: a start-up snapshot overlaid with broadcast updates."
+    "The blacklist as seen by the detector: a start-up snapshot overlaid with broadcast updates."
 
-    def __init__(self, initial_blacklist: set[str] | frozenset[str] = frozenset(), rules: FraudRules | None = None):
+    def __init__(self, initial_blacklist: set[str] | frozenset[str] = frozenset()):
         self.initial = frozenset(initial_blacklist)
         self.updates: dict[str, bool] = {}  # customer_id -> active, from the control topic
-        self.rules = rules
 
     def __contains__(self, customer_id: object) -> bool:
         active = self.updates.get(str(customer_id))
         return customer_id in self.initial if active is None else active
 
     def apply(self, key: str | None, value: str | None) -> dict[str, Any] | None:
-        "Apply one control message; the parsed message, or None if it was not a valid one."
+        "Apply one control message: the parsed message (a rules message is for the `RuleTimeline`), or None if invalid."
         m = parse_control(key, value)
         if m is not None and m["type"] == "blacklist":
             self.updates[m["customer_id"]] = m["active"]
-        elif m is not None:
-            self.rules = m["rules"]
         return m
+
 
 # %% ../../nbs/42_fraud_detector.ipynb #61f909b6
 JOB = "fraud-detector"
@@ -77,9 +78,10 @@ def alert_row(
     result: ScoreResult,  # its score (is_alert True)
     detected_at: datetime,  # when the detector decided
     source: dict[str, Any],  # lineage: topic, partition, offset, kafka_timestamp_ms
+    rule_version: str | None = None,  # the version of the rule set that scored it
 ) -> tuple:
     "The bronze/Kafka alert row for one alerted transaction: `rows.bronze_alert_row` of its `FraudAlert`."
-    return bronze_alert_row(result.to_alert(tx, detected_at), source)
+    return bronze_alert_row(result.to_alert(tx, detected_at, rule_version), source)
 
 # %% ../../nbs/42_fraud_detector.ipynb #88b7c52a
 CONTROL_STATE = "control"  # name of the broadcast MapState (key -> raw control value)
@@ -93,18 +95,26 @@ CUSTOMER_KEY_SQL = "COALESCE(JSON_VALUE(CAST(`value` AS STRING), '$.customer_id'
 
 # %% ../../nbs/42_fraud_detector.ipynb #6c172f65
 SCORED_TAG = OutputTag("scored", row_type(SCORED))  # one `rows.SCORED` row per scored event
+CONTROL_DLQ_TAG = OutputTag("control-dead-letter", Types.STRING())  # control messages that are not valid
 
-def scored_row(tx: Transaction, result: ScoreResult, partition: int, offset: int) -> tuple:
+def scored_row(tx: Transaction, result: ScoreResult, partition: int, offset: int, rule_version: str | None = None) -> tuple:
     "The `rows.SCORED` values of one scored event."
     return (tx.transaction_id, tx.store_id, int(tx.timestamp.timestamp() * 1000), float(tx.amount), bool(result.is_alert),
-            float(result.fraud_score), int(partition), int(offset))
+            float(result.fraud_score), int(partition), int(offset), rule_version)
 
 class FraudScorer(KeyedBroadcastProcessFunction):
     "Score each event with the rule engine; per-customer state in keyed state, control data in broadcast state."
 
-    def __init__(self, rules: FraudRules, ttl_days: int, blacklist: set[str] | None = None):
+    def __init__(
+        self,
+        rules: FraudRules,  # the configuration's rules: in force until a rules message says otherwise
+        ttl_days: int,  # idle customers' state expires after this many days
+        blacklist: set[str] | None = None,  # the blacklist of the start-up snapshot
+        rules_message: dict[str, Any] | None = None,  # the start-up snapshot's latest rules message (parsed)
+    ):
         self.rules, self.ttl_days = rules, ttl_days
         self.initial_blacklist = set(blacklist or ())
+        self.rules_message = rules_message
 
     def open(self, ctx):
         from pyflink.common.time import Time
@@ -113,20 +123,36 @@ class FraudScorer(KeyedBroadcastProcessFunction):
                                  .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
                                  .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
         self.state = ctx.get_state(desc)
-        self.view = ControlView(self.initial_blacklist, None)
-        self.engine = RuleEngine(self.rules)
+        self.view = ControlView(self.initial_blacklist)
+        self.timeline = RuleTimeline(self.rules)
         self.restored = False
         self.scored = metric_counter(ctx, "events_scored")
         self.skipped = metric_counter(ctx, "events_skipped_invalid")
         self.alerts = metric_counter(ctx, "alerts_emitted")
         self.control = metric_counter(ctx, "control_messages")
+        self.control_bad = metric_counter(ctx, "control_messages_rejected")
+        self.switches = metric_counter(ctx, "rule_switches")
         self.hits = {rid: metric_counter(ctx, "rule_hits", rule=rid) for rid in RULE_IDS.values()}
         self.log = json_logger(f"streamflow.jobs.{JOB}")
+        if self.rules_message is not None:
+            self._switch(self.rules_message)
 
-    def _apply(self, key: str, value: str) -> None:
+    def _switch(self, m: dict[str, Any]) -> None:
+        switched = self.timeline.apply(m)
+        if switched is None:  # already active: a restore or the start-up snapshot seen again
+            return
+        start, late = switched
+        self.switches.inc()
+        self.log.info("rule set switched", extra={"version": self.timeline.active.version, "label": m.get("label"),
+                                                  "previous": self.timeline.previous.version if self.timeline.previous else None,
+                                                  "switch_offsets": start, "late_partitions": late})
+
+    def _apply(self, key: str, value: str | None, offset: int | None = None) -> None:
         m = self.view.apply(key, value)
-        if m is not None and m["type"] == "rules":
-            self.engine = RuleEngine(m["rules"])
+        if m is not None and m["type"] != "blacklist":
+            if offset is not None:
+                m["control_offset"] = offset
+            self._switch(m)
 
     def _restore_view(self, ctx) -> None:
         # after a restore the broadcast state holds every control message seen so far; replay it once
@@ -142,30 +168,56 @@ class FraudScorer(KeyedBroadcastProcessFunction):
             self.skipped.inc()
             return
         assert isinstance(tx, Transaction)
+        rs = self.timeline.for_event(value[PARTITION], value[OFFSET])
         row = self.state.value()
-        result, new_state = self.engine.process(tx, CustomerState.from_row(row) if row is not None else None, self.view)
+        result, new_state = rs.engine.process(tx, CustomerState.from_row(row) if row is not None else None, self.view)
         self.state.update(Row(*new_state.to_row()))
         self.scored.inc()
         for rid in result.rules_triggered:
             self.hits[rid].inc()
-        yield SCORED_TAG, Row(*scored_row(tx, result, value[PARTITION], value[OFFSET]))
+        yield SCORED_TAG, Row(*scored_row(tx, result, value[PARTITION], value[OFFSET], rs.version))
         if result.is_alert:
             self.alerts.inc()
             source = {"topic": value[TOPIC], "partition": value[PARTITION], "offset": value[OFFSET],
                       "kafka_timestamp_ms": epoch_ms(value[KAFKA_TS])}
-            yield Row(*alert_row(tx, result, datetime.now(UTC), source))
+            yield Row(*alert_row(tx, result, datetime.now(UTC), source, rs.version))
 
     def process_broadcast_element(self, value, ctx):
         key = value[KEY].decode("utf-8", "replace") if value[KEY] is not None else None
         raw = value[VALUE].decode("utf-8", "replace") if value[VALUE] is not None else None
-        if parse_control(key, raw) is None:
-            self.log.warning("ignored control message", extra={"key": key})
+        if parse_control(key, raw) is None:  # counted, dead-lettered with the reason, and otherwise ignored
+            self.control_bad.inc()
+            self.log.warning("control message rejected", extra={"key": key, "offset": value[OFFSET]})
+            yield CONTROL_DLQ_TAG, dlq_record(value[VALUE], control_reason(key, raw), value[TOPIC], value[PARTITION],
+                                              value[OFFSET], epoch_ms(value[KAFKA_TS]))
             return
-        ctx.get_broadcast_state(control_descriptor()).put(key, raw)
-        if self.restored:
-            self._apply(key, raw)  # otherwise the replay in _restore_view picks it up
+        state = ctx.get_broadcast_state(control_descriptor())
+        if raw is None:
+            state.remove(key)  # a tombstone (the rules reset): nothing to replay after a restore
+        else:
+            raw = with_control_offset(raw, value[OFFSET]) if key == RULES_KEY else raw  # a restore knows its age
+            state.put(key, raw)
+        if self.restored or raw is None:  # otherwise the replay in _restore_view picks it up (a reset is not in it)
+            self._apply(key, raw, value[OFFSET])
         self.control.inc()
         self.log.info("control message applied", extra={"key": key})
+
+def control_reason(key: str | None, value: str | None) -> str:
+    "Why a control message was refused, in one line (the dead-letter reason)."
+    if not key:
+        return "control message without a key"
+    try:
+        d = json.loads(value) if value else None
+    except ValueError as e:
+        return f"control message {key!r}: malformed json: {e}"
+    if not isinstance(d, dict) or d.get("type") not in ("blacklist", "rules"):
+        return f"control message {key!r}: not a blacklist or rules message"
+    if d["type"] == "rules":
+        if key != "rules":
+            return f"rules message under key {key!r} (expected 'rules')"
+        return f"rules message: {explain_rules_message(d)}"
+    return f"blacklist message under key {key!r} does not match its customer_id {d.get('customer_id')!r}"
+
 
 # %% ../../nbs/42_fraud_detector.ipynb #2f36a901
 SCORED_TXN_TIMEOUT_MS = 900_000  # = the broker's default transaction.max.timeout.ms (Flink's own default, 1 h, is refused)
@@ -197,12 +249,12 @@ def score_stream(
 ):
     "Transactions keyed by customer, scored against keyed + broadcast state: alert rows (scored rows: `SCORED_TAG`)."
     t = cfg.kafka.topics
-    blacklist, rules = control_snapshot(cfg, client=CLIENT)
+    blacklist, rules = control_snapshot(cfg, client=CLIENT)  # rules: the latest rules message, parsed (or None)
     tx = kafka_keyed_stream(env, cfg, f"{group}_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{group}",
                             CUSTOMER_KEY_SQL, Types.STRING(), client=CLIENT)
     control = kafka_stream(env, cfg, f"{group}_control", t.control.name, f"{cfg.kafka.client_id}-{group}-control",
                            with_key=True, client=CLIENT)
-    scorer = FraudScorer(rules or cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist)
+    scorer = FraudScorer(cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist, rules)
     return (tx.connect(control.broadcast(control_descriptor()))
               .process(scorer, output_type=row_type(BRONZE_ALERT)).name("score-alerts").uid("score-alerts"))
 
@@ -233,6 +285,8 @@ def build(
     "Wire transactions + control → scorer → fraud.alerts and bronze.raw_fraud_alerts; every scored event → transactions.scored."
     alerts = score_stream(env, cfg, JOB)
     scored_to_kafka(env, cfg, side_output(alerts, SCORED_TAG), JOB)
+    side_output(alerts, CONTROL_DLQ_TAG).sink_to(kafka_sink(cfg, cfg.kafka.topics.dlq.name, client=CLIENT)) \
+        .name("control-dlq").uid("control-dlq")
     alerts.map(lambda r: r[ALERT_JSON], output_type=Types.STRING()).name("alert-json").uid("alert-json") \
           .sink_to(kafka_sink(cfg, cfg.kafka.topics.alerts.name, client=CLIENT)).name("alerts-kafka").uid("alerts-kafka")
     writer = PgBatchWriter(dsn or writer_dsn(cfg), BRONZE_ALERT_SQL, BRONZE_ALERT, cfg.flink.sink_batch_size,

@@ -185,7 +185,7 @@ def make_world(cfg: Settings, directory: Path, n: int, seed: int) -> World:
     lines = [line.rstrip(b"\n") for line in path.read_bytes().splitlines() if line.strip()]
     publish_blacklist_file(cfg, sidecar_paths(path)["blacklist"])
     blacklist, rules = control_snapshot(cfg)  # the whole compacted control topic: what the detector starts from
-    return World(lines, frozenset(blacklist), rules or cfg.fraud_rules)
+    return World(lines, frozenset(blacklist), rules["rules"] if rules else cfg.fraud_rules)
 
 
 def valid_transactions(lines: Iterable[bytes]) -> list[Transaction]:

@@ -12,12 +12,12 @@ WITH wm AS (
     WHERE a.id > wm.last_id AND a.id <= hi.id
 ), ins AS (
     INSERT INTO silver.fraud_alerts (alert_id, transaction_id, customer_id, fraud_score, rules_triggered, rule_scores,
-                                     alert_type, transaction_at, detected_at, latency_ms, ingested_at)
+                                     alert_type, transaction_at, detected_at, latency_ms, ingested_at, rule_version)
     SELECT a.id, a.transaction_id, a.customer_id, a.fraud_score,
            ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(a.rules_triggered) = 'array'
                                                        THEN a.rules_triggered ELSE '[]' END)),
            a.rule_scores, a.alert_type, a.transaction_at, a.detected_at,
-           extract(epoch FROM a.detected_at - a.transaction_at) * 1000, a.ingested_at
+           extract(epoch FROM a.detected_at - a.transaction_at) * 1000, a.ingested_at, a.rule_version
     FROM src a
     WHERE a.fraud_score BETWEEN 0 AND 1
     ON CONFLICT DO NOTHING
