@@ -20,9 +20,9 @@ from .kafka_auth import CLIENTS
 log = logging.getLogger("streamflow")
 
 # %% auto #0
-__all__ = ['log', 'IMPORT_EXAMPLE', 'TUNE_EXAMPLE', 'BLACKLIST_EXAMPLE', 'UsageError', 'cmd_generate', 'cmd_score', 'cmd_import',
-           'cmd_tune', 'cmd_services', 'cmd_env', 'cmd_blacklist', 'cmd_migrate', 'cmd_seed', 'cmd_jobs', 'cmd_demo',
-           'cmd_bench', 'build_parser', 'main']
+__all__ = ['log', 'IMPORT_EXAMPLE', 'TUNE_EXAMPLE', 'BLACKLIST_EXAMPLE', 'RULES_EXAMPLE', 'UsageError', 'cmd_generate',
+           'cmd_score', 'cmd_import', 'cmd_tune', 'cmd_services', 'cmd_env', 'cmd_blacklist', 'cmd_rules',
+           'cmd_migrate', 'cmd_seed', 'cmd_jobs', 'cmd_demo', 'cmd_bench', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #5b8e384d
 class UsageError(Exception):
@@ -70,6 +70,14 @@ def _new_file(s: str) -> Path:  # an output whose folder the command creates
     if p.is_dir():
         raise argparse.ArgumentTypeError(f"{s} is a directory; give a file path")
     return p
+def _timestamp(s: str) -> str:
+    from datetime import datetime
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 date or time (2026-01-20, 2026-01-20T12:00-03:00), got {s!r}") from None
+    return t.isoformat()
+
 
 # %% ../nbs/90_cli.ipynb #27e517bb
 def _print_summary(title: str, rows: dict) -> None:
@@ -287,6 +295,67 @@ def cmd_blacklist(args, cfg: Settings) -> int:
         print(f"  {c:<24} {e.get('at', '-'):<26} {e.get('by', '-'):<24} {e.get('reason', '-')}{state}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #ca094e23
+RULES_EXAMPLE = """examples:
+  streamflow rules show
+  streamflow rules diff outputs/tune/sparkov/rules.yaml                 # terminal table + JSON + HTML report
+  streamflow rules diff candidate.yaml --since 2026-01-20 --json
+  streamflow rules publish candidate.yaml --label "tuned 2026-12" --reason "recall +12 pts at equal precision"
+  streamflow rules rollback --reason "alert volume doubled"
+A version is the hash of the rules' content. `diff` replays bronze in separate processes (nothing live is touched);
+`publish` switches the running fraud-detector through fraud.control at the current end of transactions.raw (no
+restart) and waits until it has scored each partition with the new version: that offset is the recorded switch point.
+Docs: docs/RULES_LIFECYCLE.md."""
+
+def cmd_rules(args, cfg: Settings) -> int:
+    "Versioned rule sets: compare a candidate with the active rules over bronze, publish it to the running detector, roll back, show the history."
+    from streamflow import rule_ops
+    from streamflow.rulesets import RulesFileError, file_provenance, load_rules_file
+
+    action = args.rules_action
+    if action is None:
+        raise UsageError("rules needs an action: show, diff, publish or rollback (see 'streamflow rules --help')")
+    try:
+        candidate = load_rules_file(args.candidate) if getattr(args, "candidate", None) else None
+    except RulesFileError as e:
+        raise UsageError(str(e)) from None
+    if action == "show":
+        s = rule_ops.show(cfg, args.limit)
+        if args.json:
+            print(json.dumps(s, indent=2, default=str))
+            return 0
+        print("\n".join(rule_ops.show_lines(s)))
+        return 0
+    if action == "diff":
+        assert candidate is not None
+        r = rule_ops.diff(cfg, candidate, args.since, args.until, args.workers)
+        if r["events"] == 0:
+            print("streamflow: rules diff: no bronze events in that period: nothing to compare", file=sys.stderr)
+            return 1
+        paths = {} if args.no_report else rule_ops.diff_report(cfg, r, args.out or cfg.path(cfg.paths.reports_dir) / "rules")
+        if args.json:
+            print(json.dumps({**r, "files": {k: str(v) for k, v in paths.items()}}, default=str))
+            return 0
+        print("\n".join([*rule_ops.diff_lines(r), *(f"  {k}: {paths[k]}" for k in ("json", "html") if k in paths)]))
+        return 0
+    if not (args.reason or "").strip():
+        raise UsageError(f"rules {action} needs --reason: why is recorded with the change")
+    by = args.by or _actor()
+    if action == "publish":
+        assert candidate is not None
+        r = rule_ops.publish(cfg, candidate, by, args.reason.strip(), args.label, file_provenance(args.candidate), wait=args.wait)
+    else:
+        try:
+            r = rule_ops.rollback(cfg, by, args.reason.strip(), wait=args.wait)
+        except rule_ops.RuleOpsError as e:
+            raise UsageError(str(e)) from None
+    if args.json:
+        print(json.dumps(r, default=str))
+        return 0
+    print("\n".join(rule_ops.change_lines(r)))
+    return 0
+
+
 # %% ../nbs/90_cli.ipynb #caf0085c
 def cmd_migrate(args, cfg: Settings) -> int:
     "Apply the numbered SQL migrations that have not run yet."
@@ -418,6 +487,32 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--by", help="who makes the change (default: user@host)")
     bl.add_argument("--all", action="store_true", help="list: also the lifted entries")
     bl.add_argument("--json", action="store_true", help="list: as one JSON object")
+    ru = add("rules", cmd_rules, "versioned rule sets: diff a candidate over bronze, publish, roll back, show", RULES_EXAMPLE)
+    rs = ru.add_subparsers(dest="rules_action", metavar="ACTION", parser_class=_Parser)
+    r_show = rs.add_parser("show", help="the active version and the latest changes", description="The active rule set and the history of changes.")
+    r_show.add_argument("--limit", type=_positive_int, default=20, help="changes to show (default: 20)")
+    r_show.add_argument("--json", action="store_true", help="as one JSON object")
+    r_diff = rs.add_parser("diff", help="replay bronze through the active rules and a candidate", description=(
+        "Replay bronze (each customer's events in the order the detector saw them) through the active rules and CANDIDATE, "
+        "in separate processes, and report what would change: terminal table, JSON and an HTML report."))
+    r_diff.add_argument("candidate", type=_input_file, help="candidate rules file (the layout of config/fraud_rules.yaml)")
+    r_diff.add_argument("--since", type=_timestamp, default=None, help="events from this time on (ISO 8601; default: all)")
+    r_diff.add_argument("--until", type=_timestamp, default=None, help="events before this time (ISO 8601)")
+    r_diff.add_argument("--workers", type=_positive_int, default=2, help="processes, each replaying a share of the customers (default: 2)")
+    r_diff.add_argument("--out", type=Path, default=None, help="folder for the JSON and HTML (default: reports/rules/)")
+    r_diff.add_argument("--no-report", action="store_true", help="no JSON or HTML files, the terminal only")
+    r_diff.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    for name, text in (("publish", "make CANDIDATE the running detector's rule set, without a restart"),
+                       ("rollback", "return to the version active before the current one")):
+        sp = rs.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        if name == "publish":
+            sp.add_argument("candidate", type=_input_file, help="rules file (the layout of config/fraud_rules.yaml)")
+            sp.add_argument("--label", help="a short name for the version (recorded)")
+        sp.add_argument("--reason", help="why (required; recorded with the change)")
+        sp.add_argument("--by", help="who makes the change (default: user@host)")
+        sp.add_argument("--wait", type=float, default=60.0,
+                        help="seconds to wait for the detector to switch on every partition (default: 60; 0: do not wait)")
+        sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
     e = add("env", cmd_env, "print shell exports for the running stack (psql, scripts, kcat)")
     e.add_argument("--kafka-client", choices=CLIENTS, default="reader",
                    help="the Kafka user kcat logs in as (default: reader, read-only; admin may write fraud.control)")

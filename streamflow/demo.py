@@ -16,7 +16,7 @@ from .world import configured_world
 
 # %% auto #0
 __all__ = ['SUMMARY_SQL', 'LATENCY_CTE', 'TOP_RULES_SQL', 'alert_parity', 'stream_alert_scores', 'summary', 'windows_emitted',
-           'source_lag', 'run_streaming_demo', 'run_demo', 'latency_line', 'print_summary']
+           'source_lag', 'run_streaming_demo', 'candidate_diff', 'run_demo', 'latency_line', 'print_summary']
 
 # %% ../nbs/95_demo.ipynb #25692d26
 def alert_parity(
@@ -181,6 +181,16 @@ def run_streaming_demo(
 def _step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
+def candidate_diff(cfg: Settings) -> dict:
+    "`streamflow rules diff` of the demo's candidate (`demo.candidate_rules`) against the active rules: the result and its files."
+    from streamflow.rule_ops import diff, diff_report
+    from streamflow.rulesets import load_rules_file
+
+    path = cfg.path(cfg.demo.candidate_rules)
+    r = diff(cfg, load_rules_file(path))
+    return {"candidate": str(cfg.demo.candidate_rules), "diff": r,
+            "files": diff_report(cfg, r, cfg.path(cfg.paths.reports_dir) / "rules")}
+
 def run_demo(
     cfg: Settings,  # settings (ports, folders, generator)
     events: int = 20_000,  # events to generate and stream
@@ -195,37 +205,42 @@ def run_demo(
     from streamflow.scoring import score_file
 
     t0 = time.time()
-    _step("1/6 services: Kafka (KRaft) and PostgreSQL")
+    _step("1/7 services: Kafka (KRaft) and PostgreSQL")
     for r in services.up(cfg):
         print(f"  {r['name']:<9} port {r['port']}  pid {r.get('pid') or '-'}  log {r.get('log') or '-'}")
-    _step("2/6 warehouse: migrations and reference data")
+    _step("2/7 warehouse: migrations and reference data")
     applied = warehouse.migrate(cfg)
     print(f"  migrations applied: {', '.join(applied) or 'none (up to date)'}")
     print("  seeded: " + ", ".join(f"{t} {n:,}" for t, n in warehouse.seed(cfg, configured_world(cfg, seed)).items()))
-    _step(f"3/6 streaming: start the three PyFlink jobs, produce {events:,} events, wait until all have caught up")
+    _step(f"3/7 streaming: start the three PyFlink jobs, produce {events:,} events, wait until all have caught up")
     s = run_streaming_demo(cfg, events, seed=seed, progress=progress,
                                   invalid_rate=cfg.demo.invalid_rate if invalid_rate is None else invalid_rate)
     paths = sidecar_paths(s["events_file"])
     print(f"  run {s['run_id']}: {s['produced']:,} events produced, {s['malformed']:,} of them malformed on purpose")
-    _step("4/6 parity: the stream's alerts against the offline scorer (`streamflow score`)")
+    _step("4/7 parity: the stream's alerts against the offline scorer (`streamflow score`)")
     scores = Path(f"{paths['events']}.scores.jsonl")
     blacklist, rules = control_snapshot(cfg)  # what the detector loaded when it started
     bl_file = Path(f"{s['replay_file']}.blacklist.json")
     bl_file.write_text(json.dumps({"customer_ids": sorted(blacklist)}) + "\n", encoding="utf-8")
     offline = score_file(s["replay_file"], scores, blacklist_path=bl_file, labels_path=paths["labels"],
-                         rules_cfg=rules or cfg.fraud_rules, progress=False)
+                         rules_cfg=rules["rules"] if rules else cfg.fraud_rules, progress=False)
     parity = alert_parity(scores, stream_alert_scores(cfg), prefix=s["prefix"])
     parity["refused_offline"], parity["dead_letters"] = offline["rejected"], s["dlq"]
     parity["identical"] = parity["identical"] and offline["rejected"] == s["dlq"]
     print(f"  offline alerts {parity['offline_alerts']:,}, stream alerts {parity['stream_alerts']:,}; refused offline "
           f"{offline['rejected']:,}, dead-lettered by the stream {s['dlq']:,}: "
           + ("identical" if parity["identical"] else f"DIFFER {parity}"))
-    _step("5/6 batch: Airflow DAGs (bronze->silver->gold, quality, maintenance, reports)")
+    _step("5/7 batch: Airflow DAGs (bronze->silver->gold, quality, maintenance, reports)")
     b = batch.run_dags(cfg, labels=paths["labels"])
-    _step("6/6 done")
-    return {"streaming": s, "offline": offline, "parity": parity, "batch": b, "seconds": round(time.time() - t0, 1),
+    _step("6/7 rules: what a candidate rule set would change over bronze (`streamflow rules diff`)")
+    rules = candidate_diff(cfg)
+    print(f"  {rules['candidate']}: {rules['diff']['candidate_version']} against the active {rules['diff']['active_version']}, "
+          f"{rules['diff']['events']:,} events replayed in {rules['diff']['seconds']:.1f} s")
+    _step("7/7 done")
+    return {"streaming": s, "offline": offline, "parity": parity, "batch": b, "rules": rules, "seconds": round(time.time() - t0, 1),
             "paths": {"events": str(paths["events"]), "labels": str(paths["labels"]), "scores": str(scores),
-                      "logs": str(cfg.path(cfg.paths.run_dir) / "logs"), "reports": b["reports"]}}
+                      "logs": str(cfg.path(cfg.paths.run_dir) / "logs"), "reports": b["reports"],
+                      "rules_diff": str(rules["files"]["html"])}}
 
 # %% ../nbs/95_demo.ipynb #1554e59f
 def latency_line(s: dict) -> str:
@@ -264,4 +279,10 @@ def print_summary(out: dict) -> None:
     print("  warehouse   eval \"$(.venv/bin/streamflow env)\"; psql \"$STREAMFLOW_PG_DSN\" -c 'select * from gold.agg_daily_fraud'")
     print("  notebooks   make lab (JupyterLab on 127.0.0.1); make airflow (the DAGs in Airflow's UI on 127.0.0.1)")
     print("  stack       .venv/bin/streamflow services status; .venv/bin/streamflow jobs status; make down to stop")
+    print(f"  rules diff  {p['rules_diff']}")
+    from streamflow import rule_ops
+    r = out["rules"]
+    print(f"\nRules: the candidate {r['candidate']} against the active rules, over bronze (streamflow rules diff)")
+    print("  " + "\n  ".join(rule_ops.diff_lines(r["diff"])))
+    print("  to make it active: streamflow rules publish " + r["candidate"] + ' --reason "..."; back: streamflow rules rollback')
     print(f"\nDemo finished in {out['seconds']} s.")
