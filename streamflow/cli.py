@@ -302,6 +302,7 @@ RULES_EXAMPLE = """examples:
   streamflow rules diff candidate.yaml --since 2026-01-20 --json
   streamflow rules publish candidate.yaml --label "tuned 2026-12" --reason "recall +12 pts at equal precision"
   streamflow rules rollback --reason "alert volume doubled"
+  streamflow rules shadow candidate.yaml --reason "a week beside the active rules"; streamflow rules shadow-report
 A version is the hash of the rules' content. `diff` replays bronze in separate processes (nothing live is touched);
 `publish` switches the running fraud-detector through fraud.control at the current end of transactions.raw (no
 restart) and waits until it has scored each partition with the new version: that offset is the recorded switch point.
@@ -314,45 +315,45 @@ def cmd_rules(args, cfg: Settings) -> int:
 
     action = args.rules_action
     if action is None:
-        raise UsageError("rules needs an action: show, diff, publish or rollback (see 'streamflow rules --help')")
+        raise UsageError("rules needs an action: show, diff, publish, rollback, shadow or shadow-report (see 'streamflow rules --help')")
+    if action == "shadow" and bool(args.candidate) == bool(args.stop):
+        raise UsageError("rules shadow needs a CANDIDATE file, or --stop (not both)")
     try:
         candidate = load_rules_file(args.candidate) if getattr(args, "candidate", None) else None
     except RulesFileError as e:
         raise UsageError(str(e)) from None
-    if action == "show":
-        s = rule_ops.show(cfg, args.limit)
-        if args.json:
-            print(json.dumps(s, indent=2, default=str))
-            return 0
-        print("\n".join(rule_ops.show_lines(s)))
-        return 0
-    if action == "diff":
-        assert candidate is not None
-        r = rule_ops.diff(cfg, candidate, args.since, args.until, args.workers)
-        if r["events"] == 0:
-            print("streamflow: rules diff: no bronze events in that period: nothing to compare", file=sys.stderr)
+    if action in ("show", "diff", "shadow-report"):
+        if action == "show":
+            r, lines = rule_ops.show(cfg, args.limit), rule_ops.show_lines
+        elif action == "diff":
+            assert candidate is not None
+            r, lines = rule_ops.diff(cfg, candidate, args.since, args.until, args.workers), rule_ops.diff_lines
+        else:
+            r, lines = rule_ops.shadow_report(cfg, args.version, args.since, args.until), rule_ops.diff_lines
+        if r.get("events", 1) == 0:
+            print(f"streamflow: rules {action}: nothing to compare in that period", file=sys.stderr)
             return 1
-        paths = {} if args.no_report else rule_ops.diff_report(cfg, r, args.out or cfg.path(cfg.paths.reports_dir) / "rules")
-        if args.json:
-            print(json.dumps({**r, "files": {k: str(v) for k, v in paths.items()}}, default=str))
-            return 0
-        print("\n".join([*rule_ops.diff_lines(r), *(f"  {k}: {paths[k]}" for k in ("json", "html") if k in paths)]))
+        paths = rule_ops.diff_report(cfg, r, args.out or cfg.path(cfg.paths.reports_dir) / "rules") \
+            if action == "diff" and not args.no_report else {}
+        print(json.dumps({**r, "files": {k: str(v) for k, v in paths.items()}}, default=str) if args.json else
+              "\n".join([*lines(r), *(f"  {k}: {paths[k]}" for k in ("json", "html") if k in paths)]))
         return 0
     if not (args.reason or "").strip():
         raise UsageError(f"rules {action} needs --reason: why is recorded with the change")
-    by = args.by or _actor()
-    if action == "publish":
-        assert candidate is not None
-        r = rule_ops.publish(cfg, candidate, by, args.reason.strip(), args.label, file_provenance(args.candidate), wait=args.wait)
-    else:
-        try:
-            r = rule_ops.rollback(cfg, by, args.reason.strip(), wait=args.wait)
-        except rule_ops.RuleOpsError as e:
-            raise UsageError(str(e)) from None
-    if args.json:
-        print(json.dumps(r, default=str))
-        return 0
-    print("\n".join(rule_ops.change_lines(r)))
+    by, reason = args.by or _actor(), args.reason.strip()
+    prov = file_provenance(args.candidate) if candidate is not None else None
+    try:
+        if action == "rollback":
+            r = rule_ops.rollback(cfg, by, reason, wait=args.wait)
+        elif action == "shadow" and args.stop:
+            r = rule_ops.shadow_stop(cfg, by, reason)
+        else:
+            assert candidate is not None
+            change = rule_ops.publish if action == "publish" else rule_ops.shadow
+            r = change(cfg, candidate, by, reason, args.label, prov, wait=args.wait)
+    except rule_ops.RuleOpsError as e:
+        raise UsageError(str(e)) from None
+    print(json.dumps(r, default=str) if args.json else "\n".join(rule_ops.change_lines(r)))
     return 0
 
 
@@ -503,16 +504,26 @@ def build_parser() -> argparse.ArgumentParser:
     r_diff.add_argument("--no-report", action="store_true", help="no JSON or HTML files, the terminal only")
     r_diff.add_argument("--json", action="store_true", help="print the result as one JSON object")
     for name, text in (("publish", "make CANDIDATE the running detector's rule set, without a restart"),
-                       ("rollback", "return to the version active before the current one")):
+                       ("rollback", "return to the version active before the current one"),
+                       ("shadow", "score every event with CANDIDATE too, its decisions to fraud.shadow only (--stop ends it)")):
         sp = rs.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        if name == "publish":
-            sp.add_argument("candidate", type=_input_file, help="rules file (the layout of config/fraud_rules.yaml)")
+        if name != "rollback":
+            sp.add_argument("candidate", type=_input_file, nargs="?" if name == "shadow" else None,
+                            help="rules file (the layout of config/fraud_rules.yaml)")
             sp.add_argument("--label", help="a short name for the version (recorded)")
+        if name == "shadow":
+            sp.add_argument("--stop", action="store_true", help="stop shadowing")
         sp.add_argument("--reason", help="why (required; recorded with the change)")
         sp.add_argument("--by", help="who makes the change (default: user@host)")
         sp.add_argument("--wait", type=float, default=60.0,
                         help="seconds to wait for the detector to switch on every partition (default: 60; 0: do not wait)")
         sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    r_sr = rs.add_parser("shadow-report", help="compare the active and the shadowed decisions over a period",
+                         description="The active rule set's and the shadowed candidate's live decisions (fraud.shadow) compared.")
+    r_sr.add_argument("--version", help="the shadowed version (default: the one shadowed now)")
+    r_sr.add_argument("--since", type=_timestamp, default=None, help="decisions from this time on (ISO 8601; default: all kept)")
+    r_sr.add_argument("--until", type=_timestamp, default=None, help="decisions before this time (ISO 8601)")
+    r_sr.add_argument("--json", action="store_true", help="print the result as one JSON object")
     e = add("env", cmd_env, "print shell exports for the running stack (psql, scripts, kcat)")
     e.add_argument("--kafka-client", choices=CLIENTS, default="reader",
                    help="the Kafka user kcat logs in as (default: reader, read-only; admin may write fraud.control)")

@@ -44,6 +44,7 @@ class Topics(_Section):
     dlq: Topic
     control: Topic
     scored: Topic  # internal: every scored event, fraud-detector -> realtime-aggregator
+    shadow: Topic  # a shadowed candidate's decision on every event, beside the active one's (`streamflow rules shadow`)
 
 class KafkaClient(_Section):
     "One Kafka principal and what its ACLs allow: topics by their key in `kafka.topics`; groups and transactional ids by suffix."

@@ -219,7 +219,7 @@ def run_demo(
     print(f"  run {s['run_id']}: {s['produced']:,} events produced, {s['malformed']:,} of them malformed on purpose")
     _step("4/7 parity: the stream's alerts against the offline scorer (`streamflow score`)")
     scores = Path(f"{paths['events']}.scores.jsonl")
-    blacklist, rules = control_snapshot(cfg)  # what the detector loaded when it started
+    blacklist, rules, _ = control_snapshot(cfg)  # what the detector loaded when it started
     bl_file = Path(f"{s['replay_file']}.blacklist.json")
     bl_file.write_text(json.dumps({"customer_ids": sorted(blacklist)}) + "\n", encoding="utf-8")
     offline = score_file(s["replay_file"], scores, blacklist_path=bl_file, labels_path=paths["labels"],

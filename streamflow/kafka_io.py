@@ -277,8 +277,10 @@ def _control_messages(cfg: Settings, timeout: float, client: str) -> list[tuple[
     recs = read_topic(cfg, cfg.kafka.topics.control.name, timeout, client=client)
     return [(k, v, off) for k, v, _, off, _ in sorted(recs, key=lambda r: (r[2], r[3]))]
 
-def control_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> tuple[set[str], dict[str, Any] | None]:
-    "The current blacklist and the latest rules message (`messages.parse_control`'s dict; None: the configuration's rules), read to the end now."
+def control_snapshot(
+    cfg: Settings, timeout: float = 30.0, client: str = "reader"
+) -> tuple[set[str], dict[str, Any] | None, dict[str, Any] | None]:
+    "The current blacklist, the latest rules message and the shadowed candidate (`messages.fold_control`), read to the end now."
     return fold_control(_control_messages(cfg, timeout, client))
 
 def blacklist_snapshot(cfg: Settings, timeout: float = 30.0, client: str = "reader") -> dict[str, dict[str, Any]]:

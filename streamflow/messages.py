@@ -17,10 +17,10 @@ from typing import Any
 from .config import FraudRules
 
 # %% auto #0
-__all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'RULES_NOTE',
-           'CONTROL_OFFSET', 'lineage', 'dlq_record', 'dlq_original', 'dead_letter_reasons', 'blacklist_message',
-           'rules_version', 'rules_message', 'with_control_offset', 'parse_control', 'fold_control',
-           'blacklist_entries']
+__all__ = ['DLQ_TEXT_MAX_BYTES', 'DLQ_TEXT_PREVIEW_CHARS', 'DLQ_REASON_MAX_CHARS', 'BLACKLIST_PREFIX', 'RULES_KEY', 'SHADOW_KEY',
+           'RULES_NOTE', 'CONTROL_OFFSET', 'lineage', 'dlq_record', 'dlq_original', 'dead_letter_reasons',
+           'blacklist_message', 'rules_version', 'rules_message', 'shadow_message', 'with_control_offset',
+           'parse_control', 'fold_control', 'blacklist_entries']
 
 # %% ../nbs/35_messages.ipynb #2ef6dd1f
 def lineage(topic: str, partition: int, offset: int) -> dict[str, Any]:
@@ -73,6 +73,7 @@ def dead_letter_reasons(
 # %% ../nbs/35_messages.ipynb #912266ee
 BLACKLIST_PREFIX = "blacklist:"  # control-topic key prefix of blacklist entries
 RULES_KEY = "rules"  # control-topic key of the rule configuration
+SHADOW_KEY = "rules:shadow"  # control-topic key of the shadowed candidate rule set
 
 def blacklist_message(
     customer_id: str,
@@ -108,6 +109,19 @@ def rules_message(
     return RULES_KEY, json.dumps(body)
 
 RULES_NOTE = ("label", "action", "by", "reason", "at", "source", "metrics")  # recorded with a rule set, for people
+
+def shadow_message(
+    rules: FraudRules | None,  # the candidate to shadow; None stops shadowing
+    effective: dict[int, int] | None = None,  # source partition -> first offset it shadows (None: at once)
+    **note: Any,  # label, by, reason, at, source, metrics
+) -> tuple[str, str]:
+    "The `(key, value)` control message that starts (or, with `rules=None`, stops) shadowing a candidate rule set."
+    body: dict[str, Any] = {"type": "shadow", "stop": True} if rules is None else \
+        {"type": "shadow", "version": rules_version(rules), "rules": rules.model_dump(mode="json")}
+    if effective is not None and rules is not None:
+        body["effective"] = {str(p): int(o) for p, o in sorted(effective.items())}
+    body |= {k: v for k, v in note.items() if v is not None}
+    return SHADOW_KEY, json.dumps(body)
 CONTROL_OFFSET = "control_offset"  # where a rules message sits on the control topic: which of two messages is newer
 
 def with_control_offset(value: str, offset: int) -> str:
@@ -139,7 +153,7 @@ def _parse_rules(d: dict[str, Any]) -> dict[str, Any] | None:
             **{k: d[k] for k in RULES_NOTE if d.get(k) is not None}}
 
 def parse_control(key: str | bytes | None, value: str | bytes | None) -> dict[str, Any] | None:
-    "A validated control message (`type` blacklist, rules or rules-reset), or None if it is not one."
+    "A validated control message (`type` blacklist, rules, rules-reset, shadow or shadow-stop), or None if it is not one."
     try:
         key = key.decode() if isinstance(key, bytes) else key
         if key == RULES_KEY and value is None:  # a tombstone: back to the rules of the configuration
@@ -154,27 +168,36 @@ def parse_control(key: str | bytes | None, value: str | bytes | None) -> dict[st
         return {"type": "blacklist", "customer_id": str(d["customer_id"]), "active": bool(d.get("active", True)), **note}
     if d.get("type") == "rules" and key == RULES_KEY:
         return _parse_rules(d)
+    if d.get("type") == "shadow" and key == SHADOW_KEY:
+        if d.get("stop") is True:
+            offset = d.get(CONTROL_OFFSET)
+            return {"type": "shadow-stop", CONTROL_OFFSET: offset if isinstance(offset, int) else None,
+                    **{k: d[k] for k in RULES_NOTE if d.get(k) is not None}}
+        m = _parse_rules({**d, "previous": None})
+        return None if m is None else {**m, "type": "shadow"}
     return None
 
 
 # %% ../nbs/35_messages.ipynb #94fdff58
 def fold_control(
     messages: Iterable[tuple[Any, ...]],  # (key, value) or (key, value, offset) in topic order
-) -> tuple[set[str], dict[str, Any] | None]:
-    "The blacklist and the latest rules message (`parse_control`'s dict, with its `control_offset` if given; None: the configuration's)."
+) -> tuple[set[str], dict[str, Any] | None, dict[str, Any] | None]:
+    "The blacklist, the latest rules message and the shadowed candidate (`parse_control`'s dicts with their `control_offset` if given; None: the configuration's rules, no shadow)."
     blacklist: set[str] = set()
-    rules = None
+    rules = shadow = None
     for key, value, *offset in messages:
         m = parse_control(key, value)
         if m is None:
             continue
+        if offset and m["type"] != "blacklist":
+            m[CONTROL_OFFSET] = int(offset[0])
         if m["type"] == "blacklist":
             (blacklist.add if m["active"] else blacklist.discard)(m["customer_id"])
-        else:
+        elif m["type"] in ("rules", "rules-reset"):
             rules = m if m["type"] == "rules" else None
-            if rules is not None and offset:
-                rules[CONTROL_OFFSET] = int(offset[0])
-    return blacklist, rules
+        else:
+            shadow = m if m["type"] == "shadow" else None
+    return blacklist, rules, shadow
 
 
 # %% ../nbs/35_messages.ipynb #e4bd1992

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 from .models import SCHEMA_VERSION, FraudAlert, to_dict
 
 # %% auto #0
-__all__ = ['PG_ARRAYS', 'BRONZE_TRANSACTION', 'BRONZE_ALERT', 'SCORED', 'METRIC', 'METRIC_KEY', 'BRONZE_CONSTANTS',
-           'BRONZE_TRANSACTION_SQL', 'BRONZE_ALERT_SQL', 'Field', 'names', 'position', 'insert_sql', 'copy_sql',
-           'bronze_alert_row']
+__all__ = ['PG_ARRAYS', 'BRONZE_TRANSACTION', 'BRONZE_ALERT', 'SCORED', 'SHADOW', 'METRIC', 'METRIC_KEY', 'BRONZE_CONSTANTS',
+           'BRONZE_TRANSACTION_SQL', 'BRONZE_ALERT_SQL', 'SHADOW_SQL', 'Field', 'names', 'position', 'insert_sql',
+           'copy_sql', 'bronze_alert_row']
 
 # %% ../nbs/02_rows.ipynb #989ecbb7
 class Field(NamedTuple):
@@ -49,6 +49,12 @@ SCORED = (  # one record of `transactions.scored` per scored event (JSON), read 
     Field("transaction_id", "string"), Field("store_id", "string"), Field("event_time_ms", "long"),
     Field("amount", "double"), Field("is_alert", "boolean"), Field("fraud_score", "double"),
     Field("source_partition", "int"), Field("source_offset", "long"), Field("rule_version", "string"))
+SHADOW = (  # one record of `fraud.shadow` per event scored while a candidate is shadowed; both decisions side by side
+    Field("transaction_id", "string"), Field("customer_id", "string"), Field("store_id", "string"),
+    Field("event_time_ms", "long"), Field("source_partition", "int"), Field("source_offset", "long"),
+    Field("active_version", "string"), Field("active_is_alert", "boolean"), Field("active_fraud_score", "double"),
+    Field("active_rules_triggered", "string", "jsonb"), Field("shadow_version", "string"),
+    Field("shadow_is_alert", "boolean"), Field("shadow_fraud_score", "double"), Field("shadow_rules_triggered", "string", "jsonb"))
 METRIC = (  # one record of `metrics.realtime` per store and window (upsert-kafka, keyed by METRIC_KEY)
     Field("store_id", "string"), Field("window", "string"), Field("window_start", "string"), Field("window_end", "string"),
     Field("count", "long"), Field("sum", "double"), Field("avg", "double"), Field("fraud_count", "long"),
@@ -77,6 +83,7 @@ def copy_sql(table: str, fields: tuple[Field, ...], extra: tuple[str, ...] = ())
 
 BRONZE_TRANSACTION_SQL = insert_sql("bronze.raw_transactions", BRONZE_TRANSACTION, BRONZE_CONSTANTS)
 BRONZE_ALERT_SQL = insert_sql("bronze.raw_fraud_alerts", BRONZE_ALERT, BRONZE_CONSTANTS)
+SHADOW_SQL = insert_sql("bronze.shadow_decisions", SHADOW)  # the rows where either rule set alerted
 
 # %% ../nbs/02_rows.ipynb #e0efa357
 def bronze_alert_row(

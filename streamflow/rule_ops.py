@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from .config import FraudRules, Settings
-from .kafka_io import control_snapshot, publish_rules, read_topic, topic_offsets
+from .kafka_io import control_snapshot, publish_control, publish_rules, read_topic, topic_offsets
 from .messages import rules_version
 from .models import Transaction
 from .rulesets import compare, diff_summary, merge_diffs
 
 # %% auto #0
-__all__ = ['BRONZE_EVENTS_SQL', 'DIFF_FETCH_ROWS', 'RuleOpsError', 'active_rules', 'bronze_events', 'diff', 'diff_report',
-           'record_version', 'observe_switch', 'planned_switch', 'publish', 'record_switch_offsets', 'version_stack',
-           'rollback_target', 'rollback', 'show', 'diff_lines', 'change_lines', 'show_lines']
+__all__ = ['BRONZE_EVENTS_SQL', 'DIFF_FETCH_ROWS', 'RuleOpsError', 'active_rules', 'shadowed', 'bronze_events', 'diff',
+           'diff_report', 'record_version', 'observe_switch', 'planned_switch', 'publish', 'record_switch_offsets',
+           'version_stack', 'rollback_target', 'rollback', 'shadow', 'observe_shadow', 'shadow_stop', 'shadow_report',
+           'show', 'diff_lines', 'change_lines', 'show_lines']
 
 # %% ../nbs/52_rule_ops.ipynb #4a7c400e
 class RuleOpsError(RuntimeError):
@@ -30,8 +31,12 @@ class RuleOpsError(RuntimeError):
 
 def active_rules(cfg: Settings) -> tuple[FraudRules, set[str], dict[str, Any] | None]:
     "The rule set the detector applies now, the blacklist, and the rules message that made it active (None: the configuration's)."
-    blacklist, m = control_snapshot(cfg)
+    blacklist, m, _ = control_snapshot(cfg)
     return (m["rules"] if m else cfg.fraud_rules), blacklist, m
+
+def shadowed(cfg: Settings) -> dict[str, Any] | None:
+    "The shadow message of the candidate the detector shadows now, or None."
+    return control_snapshot(cfg)[2]
 
 # %% ../nbs/52_rule_ops.ipynb #986019a8
 BRONZE_EVENTS_SQL = """
@@ -232,12 +237,135 @@ def rollback(cfg: Settings, by: str, reason: str, wait: float = 60.0) -> dict[st
     rules, version = rollback_target(cfg)
     return publish(cfg, rules, by, reason, label=f"rollback to {version}", action="rollback", wait=wait)
 
+# %% ../nbs/52_rule_ops.ipynb #84c27711
+def shadow(
+    cfg: Settings,
+    rules: FraudRules,  # the candidate to shadow
+    by: str,
+    reason: str,
+    label: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    wait: float = 60.0,  # seconds to wait for its first decision on every partition (0: do not wait)
+) -> dict[str, Any]:
+    "Make the running detector score every event with `rules` too (decisions to `fraud.shadow` only); the planned and observed start."
+    from psycopg.types.json import Jsonb
+
+    from streamflow.messages import shadow_message
+    from streamflow.warehouse import connect
+    active, _, _ = active_rules(cfg)
+    version, provenance = rules_version(rules), dict(provenance or {})
+    current = shadowed(cfg)
+    if current is not None and current["version"] == version:
+        return {"action": "shadow", "version": version, "changed": False}
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    with connect(cfg) as conn:
+        record_version(conn, rules, label, provenance)
+    planned = planned_switch(cfg)
+    shadow_from = topic_offsets(cfg, cfg.kafka.topics.shadow.name)
+    publish_control(cfg, [shadow_message(rules, planned, label=label, by=by, reason=reason, at=at,
+                                         source=provenance.get("source"), metrics=provenance.get("metrics"))])
+    with connect(cfg) as conn:
+        row = conn.execute(
+            "INSERT INTO ops.rule_switches (version, previous_version, action, by_whom, reason, published_at, planned_offsets) "
+            "VALUES (%s, %s, 'shadow', %s, %s, %s, %s) RETURNING switch_id",
+            (version, rules_version(active), by, reason, at, Jsonb({str(p): o for p, o in planned.items()}))).fetchone()
+    assert row is not None
+    seen = observe_shadow(cfg, version, shadow_from, sorted(planned), wait) if wait > 0 else {}
+    if seen:
+        record_switch_offsets(cfg, row[0], seen)
+    return {"action": "shadow", "version": version, "previous_version": rules_version(active), "changed": True,
+            "label": label, "by": by, "reason": reason, "at": at, "switch_id": row[0], "planned_offsets": planned,
+            "switch_offsets": seen, "pending_partitions": sorted(set(planned) - set(seen))}
+
+def observe_shadow(cfg: Settings, version: str, start: dict[int, int], partitions: list[int], timeout: float) -> dict[int, int]:
+    "Source partition -> the first offset the detector shadowed with `version` (from `fraud.shadow`)."
+    found: dict[int, int] = {}
+    start, deadline = dict(start), time.monotonic() + timeout
+    while True:
+        for _, value, part, off, _ in read_topic(cfg, cfg.kafka.topics.shadow.name, start=start, timeout=10):
+            start[part] = off + 1
+            r = json.loads(value) if value else {}
+            if r.get("shadow_version") == version:
+                found.setdefault(int(r["source_partition"]), int(r["source_offset"]))
+        if set(partitions) <= set(found) or time.monotonic() >= deadline:
+            return dict(sorted(found.items()))
+        time.sleep(1.0)
+
+def shadow_stop(cfg: Settings, by: str, reason: str) -> dict[str, Any]:
+    "Stop shadowing: the detector scores with the active rule set only again."
+    from psycopg.types.json import Jsonb
+
+    from streamflow.messages import shadow_message
+    from streamflow.warehouse import connect
+    current = shadowed(cfg)
+    if current is None:
+        raise RuleOpsError("no candidate is shadowed")
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    publish_control(cfg, [shadow_message(None, by=by, reason=reason, at=at)])
+    with connect(cfg) as conn:
+        conn.execute("INSERT INTO ops.rule_switches (version, previous_version, action, by_whom, reason, published_at, "
+                     "planned_offsets) VALUES (%s, %s, 'shadow-stop', %s, %s, %s, %s)",
+                     (current["version"], rules_version(active_rules(cfg)[0]), by, reason, at, Jsonb({})))
+    return {"action": "shadow-stop", "version": current["version"], "by": by, "at": at}
+
+def shadow_report(
+    cfg: Settings,
+    version: str | None = None,  # the shadowed version (default: the one shadowed now, else the latest on the topic)
+    since: str | None = None,  # decisions made from this time on (ISO 8601)
+    until: str | None = None,
+) -> dict[str, Any]:
+    "The two live decision streams on `fraud.shadow` compared over a period: `rulesets.diff_summary` plus versions."
+    from collections import Counter
+
+    from streamflow.rulesets import empty_diff
+    lo = datetime.fromisoformat(since).timestamp() * 1000 if since else None
+    hi = datetime.fromisoformat(until).timestamp() * 1000 if until else None
+    recs = [(json.loads(v), ts) for _, v, _, _, ts in read_topic(cfg, cfg.kafka.topics.shadow.name) if v]
+    if version is None:
+        current = shadowed(cfg)
+        version = current["version"] if current else (recs[-1][0]["shadow_version"] if recs else None)
+    rows = [r for r, ts in recs if r["shadow_version"] == version and (lo is None or ts >= lo) and (hi is None or ts < hi)]
+    labels = _labels(cfg, [r["transaction_id"] for r in rows])
+    d = empty_diff()
+    actives: Counter[str] = Counter()
+    for r in rows:
+        d["events"] += 1
+        label = labels.get(r["transaction_id"])
+        d["labelled"] += label is not None
+        for side, key in (("active", "active"), ("candidate", "shadow")):
+            alert, s = r[f"{key}_is_alert"], d[side]
+            if alert:
+                s["alerts"] += 1
+                s["rule_hits"].update(r[f"{key}_rules_triggered"])
+            if label is not None and (alert or label):
+                s["tp" if alert and label else "fp" if alert else "fn"] += 1
+        actives[r["active_version"]] += 1
+        if r["active_is_alert"] != r["shadow_is_alert"]:
+            d["added" if r["shadow_is_alert"] else "removed"].append(r["transaction_id"])
+            d["customers"][r["customer_id"]] += 1
+            d["stores"][r["store_id"]] += 1
+    active_version = actives.most_common(1)[0][0] if actives else rules_version(active_rules(cfg)[0])
+    return {"active_version": active_version, "candidate_version": version or "-", "since": since, "until": until,
+            "active_versions": dict(actives), **diff_summary(d)}
+
+def _labels(cfg: Settings, ids: list[str]) -> dict[str, bool]:
+    "The ground truth `ops.fraud_labels` holds for these transactions (read as the reader role)."
+    from streamflow.warehouse import connect
+    out: dict[str, bool] = {}
+    with connect(cfg, "reader") as conn:
+        for k in range(0, len(ids), 10_000):
+            out |= dict(conn.execute("SELECT transaction_id, is_fraud FROM ops.fraud_labels WHERE transaction_id = ANY(%s)",
+                                     [ids[k:k + 10_000]]).fetchall())
+    return out
+
 # %% ../nbs/52_rule_ops.ipynb #4c338693
 def show(cfg: Settings, limit: int = 20) -> dict[str, Any]:
     "The active version (from the control topic) and the latest changes (from `ops.rule_switches`)."
     from streamflow.warehouse import connect
+    _, _, sh = control_snapshot(cfg)
     active, _, m = active_rules(cfg)
-    out: dict[str, Any] = {"active": {"version": rules_version(active), "threshold": active.threshold,
+    out: dict[str, Any] = {"shadow": None if sh is None else {k: sh.get(k) for k in ("version", "label", "by", "at", "effective")},
+                           "active": {"version": rules_version(active), "threshold": active.threshold,
                                       **({k: m[k] for k in ("label", "action", "by", "reason", "at", "source") if k in m} if m else
                                          {"label": "configuration", "source": "config/fraud_rules.yaml"}),
                                       "planned_offsets": (m or {}).get("effective") or {}}}
@@ -278,10 +406,15 @@ def _offsets(d: dict) -> str:
     return ", ".join(f"p{p}@{o}" for p, o in sorted(d.items(), key=lambda x: int(x[0]))) or "-"
 
 def change_lines(r: dict[str, Any]) -> list[str]:
-    "A publish or rollback as terminal lines: what replaced what, the planned and the observed switch points."
+    "A publish, rollback or shadow as terminal lines: what replaced what, the planned and the observed switch points."
+    if r["action"] == "shadow-stop":
+        return [f"stopped shadowing {r['version']} as {r['by']}"]
     if not r["changed"]:
-        return [f"version {r['version']} is already active: nothing published"]
-    out = [f"{r['action']}: {r['previous_version']} -> {r['version']} ({r.get('label') or 'no label'}) as {r['by']}, change #{r['switch_id']}",
+        return [f"version {r['version']} is already {'shadowed' if r['action'] == 'shadow' else 'active'}: nothing published"]
+    what = (f"shadow: {r['version']} ({r.get('label') or 'no label'}) scored beside the active {r['previous_version']}"
+            if r["action"] == "shadow" else
+            f"{r['action']}: {r['previous_version']} -> {r['version']} ({r.get('label') or 'no label'})")
+    out = [f"{what} as {r['by']}, change #{r['switch_id']}",
            f"  planned switch (first offset per partition of transactions.raw): {_offsets(r['planned_offsets'])}"]
     if r["switch_offsets"]:
         out.append(f"  the detector switched at: {_offsets(r['switch_offsets'])}")
@@ -289,13 +422,15 @@ def change_lines(r: dict[str, Any]) -> list[str]:
         out.append(f"  partitions {r['pending_partitions']}: no event scored with the new version yet; `streamflow rules show` has the record")
     return out
 
-def show_lines(s: dict[str, Any]) -> list[str]:
+def show_lines(r: dict[str, Any]) -> list[str]:
     "`show` as terminal lines: the active version, then the latest changes."
-    a = s["active"]
+    a = r["active"]
     out = [f"active rule set {a['version']} ({a.get('label') or 'no label'}), threshold {a['threshold']}"
            + (f", published {a['at']} by {a.get('by', '-')}" if a.get("at") else ", from the configuration"),
-           f"{s['versions']} version(s) on record; latest changes:" if s["history"] else "no change published yet"]
-    for h in s["history"]:
+           f"shadowing {r['shadow']['version']} ({r['shadow'].get('label') or 'no label'}) since {r['shadow'].get('at')}"
+           if r.get("shadow") else "no candidate shadowed",
+           f"{r['versions']} version(s) on record; latest changes:" if r["history"] else "no change published yet"]
+    for h in r["history"]:
         out.append(f"  #{h['switch_id']:<4} {h['published_at']}  {h['action']:<8} {h['previous_version']} -> {h['version']} "
                    f"({h['label'] or '-'}) by {h['by']}: {h['reason'] or '-'}; switch {_offsets(h['switch_offsets'])}")
     return out

@@ -18,11 +18,12 @@ from pydantic import ValidationError
 from .config import FraudRules
 from .messages import rules_version
 from .models import Transaction
-from .rules import RuleEngine, ScoreResult
+from .rules import CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0
 __all__ = ['SourceEvent', 'RulesFileError', 'load_rules_file', 'field_error', 'explain_rules_message', 'file_provenance',
-           'RuleSet', 'RuleTimeline', 'replay', 'compare', 'merge_diffs', 'diff_summary']
+           'RuleSet', 'RuleTimeline', 'replay', 'shadow_step', 'replay_with_shadow', 'empty_diff', 'compare',
+           'merge_diffs', 'diff_summary']
 
 # %% ../nbs/24_rulesets.ipynb #2b52ab50
 class RulesFileError(ValueError):
@@ -109,6 +110,9 @@ class RuleTimeline:
         self.start: dict[int, int] = {}  # partition -> first offset the active set scores (not listed: every offset)
         self.seen: dict[int, int] = {}  # partition -> the highest offset scored so far
         self.control_offset = -1  # where the active message sits on the control topic (-1: none applied)
+        self.shadow: RuleSet | None = None  # a candidate scored beside the active set, its decisions kept apart
+        self.shadow_start: dict[int, int] = {}  # partition -> first offset the shadow scores
+        self.shadow_offset = -1  # where the shadow message sits on the control topic
 
     def _set(self, rules: FraudRules | None, version: str | None) -> RuleSet | None:
         if rules is None:
@@ -120,6 +124,8 @@ class RuleTimeline:
 
     def apply(self, m: dict[str, Any]) -> tuple[dict[int, int], list[int]] | None:
         "Apply a parsed rules message (`messages.parse_control`): the switch offsets and the partitions switched late; None if nothing changed."
+        if m["type"] in ("shadow", "shadow-stop"):
+            return self._apply_shadow(m)
         offset = m.get("control_offset")
         if offset is not None and offset <= self.control_offset:  # an older message seen again (a replay): not a change
             return None
@@ -136,10 +142,28 @@ class RuleTimeline:
         assert new is not None
         if new.version == self.active.version:
             return None
-        start = {p: max(effective.get(p, 0), self.seen.get(p, -1) + 1) for p in set(effective) | set(self.seen)}
-        late = sorted(p for p in effective if start[p] > effective[p])
+        start, late = self._starts(effective)
         self.previous, self.active, self.start = prev or self.active, new, start
         return start, late
+
+    def _starts(self, effective: dict[int, int]) -> tuple[dict[int, int], list[int]]:
+        start = {p: max(effective.get(p, 0), self.seen.get(p, -1) + 1) for p in set(effective) | set(self.seen)}
+        return start, sorted(p for p in effective if start[p] > effective[p])
+
+    def _apply_shadow(self, m: dict[str, Any]) -> tuple[dict[int, int], list[int]] | None:
+        offset = m.get("control_offset")
+        if offset is not None and offset <= self.shadow_offset:
+            return None
+        if offset is not None:
+            self.shadow_offset = offset
+        if m["type"] == "shadow-stop":
+            changed, self.shadow = self.shadow is not None, None
+            return ({}, []) if changed else None
+        if self.shadow is not None and self.shadow.version == m["version"]:
+            return None
+        self.shadow = self._set(m["rules"], m["version"])
+        self.shadow_start, late = self._starts(m.get("effective") or {})
+        return self.shadow_start, late
 
     def for_event(self, partition: int, offset: int) -> RuleSet:
         "The rule set that scores the event at `offset` of source `partition`."
@@ -148,6 +172,12 @@ class RuleTimeline:
         if self.previous is not None and offset < self.start.get(partition, 0):
             return self.previous
         return self.active
+
+    def shadow_for(self, partition: int, offset: int) -> RuleSet | None:
+        "The shadowed candidate that also scores this event, or None."
+        if self.shadow is None or offset < self.shadow_start.get(partition, 0):
+            return None
+        return self.shadow
 
 # %% ../nbs/24_rulesets.ipynb #70026186
 SourceEvent = tuple[int, int, Transaction]  # (source partition, offset, event)
@@ -165,11 +195,42 @@ def replay(
         result, states[tx.customer_id] = rs.engine.process(tx, states.get(tx.customer_id), blacklist)
         yield part, off, tx, rs.version, result
 
+def shadow_step(
+    shadow: RuleSet,  # the shadowed candidate
+    tx: Transaction,
+    shadow_state: CustomerState | None,  # the candidate's own state of this customer (None: not shadowed yet)
+    active_state: CustomerState | None,  # the active set's state before this event: where the candidate's starts
+    blacklist: frozenset[str] | set[str] | Any,
+) -> tuple[ScoreResult, CustomerState]:
+    "Score an event with the shadowed candidate: its own state per customer, forked from the active one's at the customer's first shadowed event."
+    return shadow.engine.process(tx, shadow_state if shadow_state is not None else active_state, blacklist)
+
+def replay_with_shadow(
+    events: Iterable[SourceEvent],  # each customer's events in the order the detector saw them
+    timeline: RuleTimeline,  # active rule sets and the shadowed candidate
+    blacklist: frozenset[str] | set[str] = frozenset(),
+    states: dict | None = None,  # per-customer states of the active sets (updated in place)
+    shadow_states: dict | None = None,  # per-customer states of the candidate (updated in place)
+) -> Iterator[tuple[int, int, Transaction, str, ScoreResult, str | None, ScoreResult | None]]:
+    "`replay`, and the shadowed candidate's decision where it applies: `(..., shadow version, shadow result)`."
+    states = {} if states is None else states
+    shadow_states = {} if shadow_states is None else shadow_states
+    for part, off, tx in events:
+        rs, sh = timeline.for_event(part, off), timeline.shadow_for(part, off)
+        before = states.get(tx.customer_id)
+        result, states[tx.customer_id] = rs.engine.process(tx, before, blacklist)
+        if sh is None:
+            yield part, off, tx, rs.version, result, None, None
+            continue
+        key = (sh.version, tx.customer_id)
+        shadow, shadow_states[key] = shadow_step(sh, tx, shadow_states.get(key), before, blacklist)
+        yield part, off, tx, rs.version, result, sh.version, shadow
+
 # %% ../nbs/24_rulesets.ipynb #3ab6c7b9
 def _side() -> dict[str, Any]:
     return {"alerts": 0, "rule_hits": Counter(), "tp": 0, "fp": 0, "fn": 0}
 
-def _empty_diff() -> dict[str, Any]:
+def empty_diff() -> dict[str, Any]:
     return {"events": 0, "labelled": 0, "active": _side(), "candidate": _side(), "added": [], "removed": [],
             "customers": Counter(), "stores": Counter()}
 
@@ -182,7 +243,7 @@ def compare(
     "What the candidate would change over these events: counts per side, alerts added and removed, per customer and store."
     engines = {"active": RuleEngine(active), "candidate": RuleEngine(candidate)}
     states: dict[str, dict] = {"active": {}, "candidate": {}}
-    out = _empty_diff()
+    out = empty_diff()
     for _, _, tx, label in events:
         out["events"] += 1
         out["labelled"] += label is not None
@@ -203,7 +264,7 @@ def compare(
 
 def merge_diffs(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     "The sum of `compare` results over disjoint sets of customers."
-    total = _empty_diff()
+    total = empty_diff()
     for p in parts:
         for k in ("events", "labelled", "added", "removed"):
             total[k] += p[k]

@@ -34,18 +34,19 @@ from streamflow.connectors import (
 from ..config import FraudRules, Settings
 from ..flink_runtime import json_logger, metric_counter, run_job
 from ..kafka_io import control_snapshot
-from ..messages import RULES_KEY, dlq_record, parse_control, with_control_offset
+from ..messages import RULES_KEY, SHADOW_KEY, dlq_record, parse_control, with_control_offset
 from ..models import Transaction, parse_record
 from ..pg_sink import PgBatchWriter, writer_dsn
-from ..rows import BRONZE_ALERT, BRONZE_ALERT_SQL, SCORED, bronze_alert_row, names, position
+from ..rows import BRONZE_ALERT, BRONZE_ALERT_SQL, SCORED, SHADOW, SHADOW_SQL, bronze_alert_row, names, position
 from ..rules import RULE_IDS, STATE_VERSION, CustomerState, ScoreResult
-from ..rulesets import RuleTimeline, explain_rules_message
+from ..rulesets import RuleTimeline, explain_rules_message, shadow_step
 
 # %% auto #0
-__all__ = ['JOB', 'CLIENT', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'CUSTOMER_KEY_SQL', 'SCORED_TAG',
-           'CONTROL_DLQ_TAG', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row', 'control_descriptor', 'scored_row',
-           'FraudScorer', 'control_reason', 'route_key_sql', 'scored_sink_ddl', 'score_stream', 'side_output',
-           'scored_to_kafka', 'build', 'main']
+__all__ = ['JOB', 'CLIENT', 'ALERT_JSON', 'STATE_FIELDS', 'CONTROL_STATE', 'CUSTOMER_STATE', 'SHADOW_STATE', 'CUSTOMER_KEY_SQL',
+           'SCORED_TAG', 'CONTROL_DLQ_TAG', 'SHADOW_TAG', 'SCORED_TXN_TIMEOUT_MS', 'ControlView', 'alert_row',
+           'control_descriptor', 'shadow_row', 'scored_row', 'FraudScorer', 'control_reason', 'route_key_sql',
+           'scored_sink_ddl', 'score_stream', 'side_output', 'scored_to_kafka', 'shadow_to_sinks', 'shadow_json',
+           'build', 'main']
 
 # %% ../../nbs/42_fraud_detector.ipynb #41f1dbd8
 class ControlView:
@@ -86,6 +87,7 @@ def alert_row(
 # %% ../../nbs/42_fraud_detector.ipynb #88b7c52a
 CONTROL_STATE = "control"  # name of the broadcast MapState (key -> raw control value)
 CUSTOMER_STATE = f"customer_state_v{STATE_VERSION}"  # a new row layout restores as empty profiles, not a failed job
+SHADOW_STATE = f"shadow_state_v{STATE_VERSION}"  # "<version>|<CustomerState JSON>": the shadowed candidate's own profile
 
 def control_descriptor() -> MapStateDescriptor:
     "The broadcast state descriptor of control messages (key -> JSON value)."
@@ -96,6 +98,14 @@ CUSTOMER_KEY_SQL = "COALESCE(JSON_VALUE(CAST(`value` AS STRING), '$.customer_id'
 # %% ../../nbs/42_fraud_detector.ipynb #6c172f65
 SCORED_TAG = OutputTag("scored", row_type(SCORED))  # one `rows.SCORED` row per scored event
 CONTROL_DLQ_TAG = OutputTag("control-dead-letter", Types.STRING())  # control messages that are not valid
+SHADOW_TAG = OutputTag("shadow", row_type(SHADOW))  # both decisions on each event scored while a candidate is shadowed
+
+def shadow_row(tx: Transaction, partition: int, offset: int, active_version: str, active: ScoreResult,
+               shadow_version: str, shadow: ScoreResult) -> tuple:
+    "The `rows.SHADOW` values of one event scored by the active rule set and the shadowed candidate."
+    return (tx.transaction_id, tx.customer_id, tx.store_id, int(tx.timestamp.timestamp() * 1000), int(partition), int(offset),
+            active_version, bool(active.is_alert), float(active.fraud_score), json.dumps(active.rules_triggered),
+            shadow_version, bool(shadow.is_alert), float(shadow.fraud_score), json.dumps(shadow.rules_triggered))
 
 def scored_row(tx: Transaction, result: ScoreResult, partition: int, offset: int, rule_version: str | None = None) -> tuple:
     "The `rows.SCORED` values of one scored event."
@@ -111,10 +121,11 @@ class FraudScorer(KeyedBroadcastProcessFunction):
         ttl_days: int,  # idle customers' state expires after this many days
         blacklist: set[str] | None = None,  # the blacklist of the start-up snapshot
         rules_message: dict[str, Any] | None = None,  # the start-up snapshot's latest rules message (parsed)
+        shadow_message: dict[str, Any] | None = None,  # ... and its shadowed candidate
     ):
         self.rules, self.ttl_days = rules, ttl_days
         self.initial_blacklist = set(blacklist or ())
-        self.rules_message = rules_message
+        self.rules_message, self.shadow_message = rules_message, shadow_message
 
     def open(self, ctx):
         from pyflink.common.time import Time
@@ -123,6 +134,11 @@ class FraudScorer(KeyedBroadcastProcessFunction):
                                  .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
                                  .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
         self.state = ctx.get_state(desc)
+        shadow_desc = ValueStateDescriptor(SHADOW_STATE, Types.STRING())
+        shadow_desc.enable_time_to_live(StateTtlConfig.new_builder(Time.days(self.ttl_days))
+                                        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                                        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
+        self.shadow_state = ctx.get_state(shadow_desc)
         self.view = ControlView(self.initial_blacklist)
         self.timeline = RuleTimeline(self.rules)
         self.restored = False
@@ -134,8 +150,9 @@ class FraudScorer(KeyedBroadcastProcessFunction):
         self.switches = metric_counter(ctx, "rule_switches")
         self.hits = {rid: metric_counter(ctx, "rule_hits", rule=rid) for rid in RULE_IDS.values()}
         self.log = json_logger(f"streamflow.jobs.{JOB}")
-        if self.rules_message is not None:
-            self._switch(self.rules_message)
+        for m in (self.rules_message, self.shadow_message):
+            if m is not None:
+                self._switch(m)
 
     def _switch(self, m: dict[str, Any]) -> None:
         switched = self.timeline.apply(m)
@@ -143,6 +160,10 @@ class FraudScorer(KeyedBroadcastProcessFunction):
             return
         start, late = switched
         self.switches.inc()
+        if m["type"].startswith("shadow"):
+            self.log.info("shadow " + ("started" if m["type"] == "shadow" else "stopped"),
+                          extra={"version": m.get("version"), "label": m.get("label"), "from_offsets": start, "late_partitions": late})
+            return
         self.log.info("rule set switched", extra={"version": self.timeline.active.version, "label": m.get("label"),
                                                   "previous": self.timeline.previous.version if self.timeline.previous else None,
                                                   "switch_offsets": start, "late_partitions": late})
@@ -168,10 +189,14 @@ class FraudScorer(KeyedBroadcastProcessFunction):
             self.skipped.inc()
             return
         assert isinstance(tx, Transaction)
-        rs = self.timeline.for_event(value[PARTITION], value[OFFSET])
+        part, off = value[PARTITION], value[OFFSET]
+        rs, sh = self.timeline.for_event(part, off), self.timeline.shadow_for(part, off)
         row = self.state.value()
-        result, new_state = rs.engine.process(tx, CustomerState.from_row(row) if row is not None else None, self.view)
+        before = CustomerState.from_row(row) if row is not None else None
+        result, new_state = rs.engine.process(tx, before, self.view)
         self.state.update(Row(*new_state.to_row()))
+        if sh is not None:
+            yield SHADOW_TAG, Row(*self._shadow(sh, tx, before, part, off, rs.version, result))
         self.scored.inc()
         for rid in result.rules_triggered:
             self.hits[rid].inc()
@@ -181,6 +206,17 @@ class FraudScorer(KeyedBroadcastProcessFunction):
             source = {"topic": value[TOPIC], "partition": value[PARTITION], "offset": value[OFFSET],
                       "kafka_timestamp_ms": epoch_ms(value[KAFKA_TS])}
             yield Row(*alert_row(tx, result, datetime.now(UTC), source, rs.version))
+
+    def _shadow(self, sh, tx: Transaction, before: CustomerState | None, part: int, off: int, version: str,
+                result: ScoreResult) -> tuple:
+        version_json = self.shadow_state.value()
+        mine = None
+        if version_json is not None:
+            v, _, js = version_json.partition("|")
+            mine = CustomerState.from_json(js) if v == sh.version else None  # another candidate's: start again
+        shadow, new = shadow_step(sh, tx, mine, before, self.view)
+        self.shadow_state.update(f"{sh.version}|{new.to_json()}")
+        return shadow_row(tx, part, off, version, result, sh.version, shadow)
 
     def process_broadcast_element(self, value, ctx):
         key = value[KEY].decode("utf-8", "replace") if value[KEY] is not None else None
@@ -195,7 +231,7 @@ class FraudScorer(KeyedBroadcastProcessFunction):
         if raw is None:
             state.remove(key)  # a tombstone (the rules reset): nothing to replay after a restore
         else:
-            raw = with_control_offset(raw, value[OFFSET]) if key == RULES_KEY else raw  # a restore knows its age
+            raw = with_control_offset(raw, value[OFFSET]) if key in (RULES_KEY, SHADOW_KEY) else raw  # a restore knows its age
             state.put(key, raw)
         if self.restored or raw is None:  # otherwise the replay in _restore_view picks it up (a reset is not in it)
             self._apply(key, raw, value[OFFSET])
@@ -249,12 +285,12 @@ def score_stream(
 ):
     "Transactions keyed by customer, scored against keyed + broadcast state: alert rows (scored rows: `SCORED_TAG`)."
     t = cfg.kafka.topics
-    blacklist, rules = control_snapshot(cfg, client=CLIENT)  # rules: the latest rules message, parsed (or None)
+    blacklist, rules, shadow = control_snapshot(cfg, client=CLIENT)  # the latest rules and shadow messages, parsed (or None)
     tx = kafka_keyed_stream(env, cfg, f"{group}_transactions", t.transactions.name, f"{cfg.kafka.client_id}-{group}",
                             CUSTOMER_KEY_SQL, Types.STRING(), client=CLIENT)
     control = kafka_stream(env, cfg, f"{group}_control", t.control.name, f"{cfg.kafka.client_id}-{group}-control",
                            with_key=True, client=CLIENT)
-    scorer = FraudScorer(cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist, rules)
+    scorer = FraudScorer(cfg.fraud_rules, cfg.flink.state_ttl_days, blacklist, rules, shadow)
     return (tx.connect(control.broadcast(control_descriptor()))
               .process(scorer, output_type=row_type(BRONZE_ALERT)).name("score-alerts").uid("score-alerts"))
 
@@ -277,6 +313,22 @@ def scored_to_kafka(env: StreamExecutionEnvironment, cfg: Settings, scored: Data
     stmts.add_insert_sql(f"INSERT INTO `scored_sink` SELECT {route_key_sql(t.scored.partitions)}, {cols} FROM `scored_events`")
     stmts.attach_as_datastream()  # part of this job: `env.execute` runs it
 
+def shadow_to_sinks(cfg: Settings, shadow: DataStream, dsn: str | None) -> None:
+    "A shadowed candidate's decisions: every one to `fraud.shadow` (JSON), those where either set alerted to `bronze.shadow_decisions`."
+    shadow.map(shadow_json, output_type=Types.STRING()).name("shadow-json").uid("shadow-json") \
+          .sink_to(kafka_sink(cfg, cfg.kafka.topics.shadow.name, client=CLIENT)).name("shadow-kafka").uid("shadow-kafka")
+    writer = PgBatchWriter(dsn or writer_dsn(cfg), SHADOW_SQL, SHADOW, cfg.flink.sink_batch_size,
+                           cfg.flink.sink_flush_interval_ms, "bronze_shadow")
+    shadow.filter(lambda r: bool(r[_ACTIVE_ALERT] or r[_SHADOW_ALERT])).name("shadow-either-alert").uid("shadow-either-alert") \
+          .key_by(lambda r: 0, key_type=Types.INT()).process(writer).name("bronze-shadow").uid("bronze-shadow")
+
+_ACTIVE_ALERT, _SHADOW_ALERT = position(SHADOW, "active_is_alert"), position(SHADOW, "shadow_is_alert")
+_SHADOW_LISTS = {position(SHADOW, n) for n in ("active_rules_triggered", "shadow_rules_triggered")}
+
+def shadow_json(row) -> str:
+    "The `fraud.shadow` record of a `rows.SHADOW` row: a JSON object, rule lists as lists."
+    return json.dumps({n: json.loads(v) if i in _SHADOW_LISTS else v for i, (n, v) in enumerate(zip(names(SHADOW), row, strict=True))})
+
 def build(
     env: StreamExecutionEnvironment,  # the environment to add the pipeline to
     cfg: Settings,  # settings
@@ -287,6 +339,7 @@ def build(
     scored_to_kafka(env, cfg, side_output(alerts, SCORED_TAG), JOB)
     side_output(alerts, CONTROL_DLQ_TAG).sink_to(kafka_sink(cfg, cfg.kafka.topics.dlq.name, client=CLIENT)) \
         .name("control-dlq").uid("control-dlq")
+    shadow_to_sinks(cfg, side_output(alerts, SHADOW_TAG), dsn)
     alerts.map(lambda r: r[ALERT_JSON], output_type=Types.STRING()).name("alert-json").uid("alert-json") \
           .sink_to(kafka_sink(cfg, cfg.kafka.topics.alerts.name, client=CLIENT)).name("alerts-kafka").uid("alerts-kafka")
     writer = PgBatchWriter(dsn or writer_dsn(cfg), BRONZE_ALERT_SQL, BRONZE_ALERT, cfg.flink.sink_batch_size,

@@ -184,7 +184,7 @@ def make_world(cfg: Settings, directory: Path, n: int, seed: int) -> World:
     write_events(path, n, seed=seed, progress=False)
     lines = [line.rstrip(b"\n") for line in path.read_bytes().splitlines() if line.strip()]
     publish_blacklist_file(cfg, sidecar_paths(path)["blacklist"])
-    blacklist, rules = control_snapshot(cfg)  # the whole compacted control topic: what the detector starts from
+    blacklist, rules, _ = control_snapshot(cfg)  # the whole compacted control topic: what the detector starts from
     return World(lines, frozenset(blacklist), rules["rules"] if rules else cfg.fraud_rules)
 
 

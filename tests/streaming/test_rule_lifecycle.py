@@ -29,17 +29,17 @@ from streamflow.config import Settings
 from streamflow.generator import write_events
 from streamflow.jobs import runner
 from streamflow.kafka_io import produce_events, publish_control, read_topic, topic_offsets
-from streamflow.messages import RULES_KEY, rules_version
+from streamflow.messages import RULES_KEY, parse_control, rules_version, shadow_message
 from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
-from streamflow.rulesets import RuleTimeline, load_rules_file, replay
+from streamflow.rulesets import RuleTimeline, load_rules_file, replay_with_shadow
 from streamflow.scoring import score_events
 from streamflow.warehouse import connect
 
 pytestmark = [pytest.mark.streaming, pytest.mark.integration]
 
 PREFIX = "rl-"  # this module's customers and transaction ids
-N = (4000, 4000, 4000)  # events of the three batches: publish mid-stream, kill -9 after a publish, rollback
+N = (4000, 4000, 4000, 4000)  # the batches: publish mid-stream, kill -9 after a publish, rollback, shadow
 RATE = 500  # events/s: 8 s per batch, so the stream still flows past the switch point (1 s of rate sampling + 2 s of lead)
 CALL_AFTER_S = 1.5  # when, into a batch, the publish or rollback is called
 TIMEOUT = 420
@@ -57,8 +57,8 @@ def world(tmp_path_factory) -> dict:
     path = tmp_path_factory.mktemp("rules") / "events.jsonl"
     write_events(path, sum(N), seed=23, progress=False)
     lines = [_own(x) for x in path.read_bytes().splitlines() if x.strip()]
-    cuts = [0, N[0], N[0] + N[1], sum(N)]
-    return {"batches": [lines[cuts[i]:cuts[i + 1]] for i in range(3)]}
+    cuts = [sum(N[:i]) for i in range(len(N) + 1)]
+    return {"batches": [lines[cuts[i]:cuts[i + 1]] for i in range(len(N))]}
 
 
 @pytest.fixture(scope="module")
@@ -126,21 +126,24 @@ def _bronze_alerts(stack: Settings) -> dict[str, tuple]:
 Segment = tuple  # (rules, {partition: first offset}): the rule set in force from those offsets on
 
 
-def _offline(events: list, segments: list[Segment]) -> dict[str, tuple]:
-    "Transaction id -> (version, result) of the offline replay: each segment's rules from its offsets on, one state per customer."
+def _offline(events: list, segments: list[Segment], shadow: Segment | None = None) -> dict[str, tuple]:
+    "Transaction id -> (version, result, shadow version, shadow result) offline: each segment's rules from its offsets on, one state per customer; the shadow in the last segment."
     states: dict = {}
     out = {}
     for k, (rules, start) in enumerate(segments):
         end = segments[k + 1][1] if k + 1 < len(segments) else {}
         part = [e for e in events if start.get(e[0], 0) <= e[1] < end.get(e[0], float("inf"))]
-        out |= {tx.transaction_id: (v, r) for _, _, tx, v, r in replay(part, RuleTimeline(rules), states=states)}
+        tl = RuleTimeline(rules)
+        if shadow is not None and k == len(segments) - 1:
+            tl.apply(parse_control(*shadow_message(shadow[0], shadow[1])))
+        out |= {tx.transaction_id: (v, r, sv, sr) for _, _, tx, v, r, sv, sr in replay_with_shadow(part, tl, states=states)}
     return out
 
 
 def _check(stack: Settings, start: dict, segments: list[Segment], ids: set[str]) -> dict:
     "Scored topic and bronze alerts against the offline replay of the segments; the offline decisions."
     t = stack.kafka.topics
-    want = _offline(_source(stack, start[t.transactions.name]), segments)
+    want = {tid: (v, r) for tid, (v, r, *_) in _offline(_source(stack, start[t.transactions.name]), segments).items()}
     assert set(want) == ids
     got = _scored(stack, start[t.scored.name], set(want))
     for tid, (version, r) in want.items():
@@ -235,11 +238,51 @@ def test_rollback_and_bad_control_messages(stack: Settings, detector: dict, worl
     assert any(x.startswith("rules message: rules.threshold") for x in reasons) and any("malformed json" in x for x in reasons)
     assert rule_ops.show(stack)["active"]["version"] == r["version"]
     segments = [*world["segments"], (candidates[0], r["switch_offsets"])]
-    _check(stack, detector, segments, _ids(world["batches"]))
+    _check(stack, detector, segments, _ids(world["batches"][:3]))
     back = rule_ops.rollback(stack, "test", "to the configuration", wait=0)  # one step further: what came first
     assert back["version"] == rules_version(stack.fraud_rules)
+    world["segments"] = [*segments, (stack.fraud_rules, back["planned_offsets"])]  # an idle stream: its next events
     with pytest.raises(rule_ops.RuleOpsError, match="nothing to roll back to"):
         rule_ops.rollback(stack, "test", "and further", wait=0)
+
+
+def test_shadow_scores_beside_the_active_rules(stack: Settings, detector: dict, world: dict, candidates: list):
+    t = stack.kafka.topics
+    shadow_from = topic_offsets(stack, t.shadow.name)
+    sh = _produce_while(stack, world["batches"][3],
+                        lambda: rule_ops.shadow(stack, candidates[1], "test", "a batch beside", "candidate 2 shadowed", wait=120))
+    assert sh["changed"] and sh["switch_offsets"] == sh["planned_offsets"], sh
+    ids = _ids(world["batches"])
+    want = _offline(_source(stack, detector[t.transactions.name]), world["segments"], (candidates[1], sh["switch_offsets"]))
+    shadowed = {tid: w for tid, w in want.items() if w[2] is not None}
+    assert len(shadowed) > 1000 and shadowed.keys() <= _ids(world["batches"][3:])
+    # the active decisions are untouched: scored topic and bronze alerts as before, no alert from the candidate
+    _check(stack, detector, world["segments"], ids)
+    got: dict = {}
+    runner.wait_for(lambda: got.update({r["transaction_id"]: r for r in (json.loads(v) for _, v, *_ in
+                                        read_topic(stack, t.shadow.name, start=shadow_from))}) or set(got) >= set(shadowed),
+                    TIMEOUT, "every shadow decision on fraud.shadow")
+    assert set(got) == set(shadowed), "shadow decisions exactly from the shadow's switch point"
+    for tid, (v, r, sv, s) in shadowed.items():
+        g = got[tid]
+        assert (g["active_version"], g["active_is_alert"], g["shadow_version"], g["shadow_is_alert"], g["shadow_rules_triggered"]) \
+            == (v, r.is_alert, sv, s.is_alert, s.rules_triggered), (tid, g)
+        assert abs(g["shadow_fraud_score"] - s.fraud_score) <= 1e-9 and abs(g["active_fraud_score"] - r.fraud_score) <= 1e-9
+    either = {tid for tid, (_, r, _, s) in shadowed.items() if r.is_alert or s.is_alert}
+    assert any(r.is_alert != s.is_alert for _, r, _, s in shadowed.values()), "the candidate decides differently somewhere"
+    with connect(stack) as conn:
+        runner.wait_for(lambda: conn.execute("SELECT count(*) FROM bronze.shadow_decisions WHERE transaction_id LIKE %s",
+                                             [PREFIX + "%"]).fetchone()[0] >= len(either), TIMEOUT, "bronze.shadow_decisions")
+        table = {r[0] for r in conn.execute("SELECT transaction_id FROM bronze.shadow_decisions WHERE transaction_id LIKE %s",
+                                            [PREFIX + "%"]).fetchall()}
+    assert table == either, "the table keeps the decisions where either rule set alerted"
+    rep = rule_ops.shadow_report(stack)
+    assert rep["candidate_version"] == sh["version"] and rep["events"] == len(shadowed)
+    assert set(rep["added_ids"]) == {t for t, (_, r, _, s) in shadowed.items() if s.is_alert and not r.is_alert}
+    assert set(rep["removed_ids"]) == {t for t, (_, r, _, s) in shadowed.items() if r.is_alert and not s.is_alert}
+    assert rule_ops.show(stack)["shadow"]["version"] == sh["version"]
+    rule_ops.shadow_stop(stack, "test", "seen enough")
+    assert rule_ops.show(stack)["shadow"] is None
 
 
 def test_gold_keeps_each_alert_version(stack: Settings, detector: dict, world: dict, published: dict):
