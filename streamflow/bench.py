@@ -355,7 +355,7 @@ class BenchRun:
         return True
 
     def sections(self) -> None:
-        "The steps in order: setup, floor 1, preload, floor 2, end to end, latency, then the warehouse."
+        "The steps in order: setup, floor 1, preload, floor 2, end to end, latency, then the warehouse and the rules diff over its bronze."
         from streamflow.jobs import runner
         run, attempt = self.run, self.attempt
         shutil.rmtree(self.work, ignore_errors=True)
@@ -373,6 +373,8 @@ class BenchRun:
         runner.stop(self.bcfg)
         if "warehouse" in run:
             attempt("warehouse", self.warehouse)
+        if "rules" in run:
+            attempt("rules", self.rules)
 
     def setup(self) -> None:
         "Fresh topics, consumer groups and database; the events generated once; the blacklist published."
@@ -433,6 +435,20 @@ class BenchRun:
         s = self.sizes
         log.info("bench: warehouse, %s rows then %s more", f"{s['warehouse_rows']:,}", f"{s['warehouse_increment']:,}")
         return bench_warehouse(self.cfg, self.bcfg, s["warehouse_rows"], s["warehouse_increment"], s["seed"])
+
+    def rules(self) -> dict:
+        "`streamflow rules diff` of the demo's candidate against the configured rules, over the warehouse section's bronze."
+        from streamflow.bench_fixtures import load_bronze
+        from streamflow.rule_ops import diff
+        from streamflow.rulesets import load_rules_file
+        s, bcfg = self.sizes, self.bcfg
+        if "warehouse" not in self.run:  # its bronze is the replay's history
+            recreate_database(self.cfg, bcfg, s["seed"])
+            load_bronze(bcfg, s["warehouse_rows"], s["seed"])
+        log.info("bench: rules diff over the bronze rows, %s", bcfg.demo.candidate_rules)
+        r = diff(bcfg, load_rules_file(bcfg.path(bcfg.demo.candidate_rules)), active=bcfg.fraud_rules)
+        return {k: r[k] for k in ("events", "labelled", "seconds", "events_per_s", "workers", "active_version",
+                                  "candidate_version", "added", "removed")}
 
     def cleanup(self) -> None:
         "The benchmark's checkpoints, topics, consumer groups, database and work files removed."

@@ -27,7 +27,7 @@ __all__ = ['log', 'SECTIONS', 'DEFAULT_SIZES', 'REQUIRED_KEYS', 'GOALS', 'BENCH_
            'rounded', 'flat_result']
 
 # %% ../nbs/96_bench_measure.ipynb #29030279
-SECTIONS = ("floors", "e2e", "latency", "warehouse")  # in the order they run
+SECTIONS = ("floors", "e2e", "latency", "warehouse", "rules")  # in the order they run
 DEFAULT_SIZES: dict[str, int] = {
     "events": 200_000,  # pre-loaded events drained end to end (and scored offline, consumed plainly)
     "rate": 1_000,  # events/s of the steady load in the latency section
@@ -201,6 +201,8 @@ TABLE_ROWS: tuple[tuple[str, str, str], ...] = (  # (key, label, unit) in print 
     ("warehouse_full_server_cpu_s", "warehouse: full refresh, PostgreSQL CPU", "cpu-s"),
     ("warehouse_incremental_10k_s", "warehouse: incremental refresh", "s"),
     ("warehouse_incremental_server_cpu_s", "warehouse: incremental, PostgreSQL CPU", "cpu-s"),
+    ("rules_diff_s", "rules diff: replay bronze through 2 rule sets", "s"),
+    ("rules_diff_events_per_s", "rules diff: bronze events replayed", "events/s"),
     ("peak_rss_total_mb", "memory: peak RSS, whole stack", "MB"),
 )
 
@@ -320,6 +322,7 @@ def flat_result(
         "latency_achieved_rate": get("latency", "achieved_rate"),
         "warehouse_full_1m_s": get("warehouse", "full_s"),
         "warehouse_incremental_10k_s": get("warehouse", "incremental_s"),
+        "rules_diff_s": get("rules", "seconds"), "rules_diff_events_per_s": get("rules", "events_per_s"),
         "peak_rss_total_mb": round(peaks.peak_total, 1) if peaks.samples else None,
         "produce_events_per_s": get("preload", "events_per_s"),
         "e2e_startup_s": get("e2e", "startup_s"), "e2e_drain_s": get("e2e", "drain_s"),

@@ -53,6 +53,9 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
 
     wh = d["warehouse"]
     assert (wh["silver_after_full"], wh["silver_after_incremental"]) == (ROWS, ROWS + INCREMENT)
+    rules = d["rules"]
+    assert rules["events"] == ROWS + INCREMENT and rules["active_version"] != rules["candidate_version"], rules
+    assert res["rules_diff_events_per_s"] > 0 and rules["added"] + rules["removed"] > 0, "the candidate changes something"
 
     rss = res["peak_rss_mb"]
     assert {"kafka", "postgres", *runner.job_names(None)} <= set(rss)

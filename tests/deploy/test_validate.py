@@ -248,7 +248,7 @@ def test_wrong_namespace_is_reported(tree):
 def test_topics_are_generated_from_config():
     topics = load_config(root=ROOT, environ={}).kafka.topics
     manifests = {d["spec"]["topicName"]: d for d in docs_of("deploy/k8s/kafka/topics.yaml")}
-    expected = [getattr(topics, k) for k in ("transactions", "alerts", "metrics", "dlq", "control", "scored")]
+    expected = [getattr(topics, k) for k in ("transactions", "alerts", "metrics", "dlq", "control", "scored", "shadow")]
     assert set(manifests) == {t.name for t in expected}
     for t in expected:
         spec = manifests[t.name]["spec"]
