@@ -41,3 +41,9 @@ def test_demo_runs_twice_in_a_row(own_stack: Settings, tmp_path):
     first, second = (out["streaming"] for out in runs)
     assert first["run_id"] != second["run_id"] and first["prefix"] != second["prefix"]
     assert second["alerts"] == runs[1]["parity"]["stream_alerts"] > 0
+    # the demo ends with `streamflow rules diff` of its example candidate over all of bronze (both runs, the second time)
+    diffs = [out["rules"]["diff"] for out in runs]
+    assert [d["events"] for d in diffs] == [first["bronze_rows"], first["bronze_rows"] + second["bronze_rows"]]
+    assert diffs[1]["added"] + diffs[1]["removed"] > 0 and diffs[1]["active_version"] != diffs[1]["candidate_version"]
+    html = runs[1]["rules"]["files"]["html"]
+    assert html.is_file() and diffs[1]["candidate_version"] in html.read_text(encoding="utf-8")
