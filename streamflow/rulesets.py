@@ -222,7 +222,7 @@ def replay_with_shadow(
         if sh is None:
             yield part, off, tx, rs.version, result, None, None
             continue
-        key = (sh.version, tx.customer_id)
+        key = (sh.version, timeline.shadow_offset, tx.customer_id)  # as the detector: one profile per shadowing
         shadow, shadow_states[key] = shadow_step(sh, tx, shadow_states.get(key), before, blacklist)
         yield part, off, tx, rs.version, result, sh.version, shadow
 

@@ -87,7 +87,7 @@ def alert_row(
 # %% ../../nbs/42_fraud_detector.ipynb #88b7c52a
 CONTROL_STATE = "control"  # name of the broadcast MapState (key -> raw control value)
 CUSTOMER_STATE = f"customer_state_v{STATE_VERSION}"  # a new row layout restores as empty profiles, not a failed job
-SHADOW_STATE = f"shadow_state_v{STATE_VERSION}"  # "<version>|<CustomerState JSON>": the shadowed candidate's own profile
+SHADOW_STATE = f"shadow_state_v{STATE_VERSION}"  # "<version>@<control offset>|<CustomerState JSON>": the candidate's own profile
 
 def control_descriptor() -> MapStateDescriptor:
     "The broadcast state descriptor of control messages (key -> JSON value)."
@@ -209,13 +209,14 @@ class FraudScorer(KeyedBroadcastProcessFunction):
 
     def _shadow(self, sh, tx: Transaction, before: CustomerState | None, part: int, off: int, version: str,
                 result: ScoreResult) -> tuple:
-        version_json = self.shadow_state.value()
+        tag = f"{sh.version}@{self.timeline.shadow_offset}"  # this shadowing: a later one of the same version starts afresh
+        tagged = self.shadow_state.value()
         mine = None
-        if version_json is not None:
-            v, _, js = version_json.partition("|")
-            mine = CustomerState.from_json(js) if v == sh.version else None  # another candidate's: start again
+        if tagged is not None:
+            t, _, js = tagged.partition("|")
+            mine = CustomerState.from_json(js) if t == tag else None  # another shadowing's: start again from the active
         shadow, new = shadow_step(sh, tx, mine, before, self.view)
-        self.shadow_state.update(f"{sh.version}|{new.to_json()}")
+        self.shadow_state.update(f"{tag}|{new.to_json()}")
         return shadow_row(tx, part, off, version, result, sh.version, shadow)
 
     def process_broadcast_element(self, value, ctx):
@@ -246,12 +247,13 @@ def control_reason(key: str | None, value: str | None) -> str:
         d = json.loads(value) if value else None
     except ValueError as e:
         return f"control message {key!r}: malformed json: {e}"
-    if not isinstance(d, dict) or d.get("type") not in ("blacklist", "rules"):
-        return f"control message {key!r}: not a blacklist or rules message"
-    if d["type"] == "rules":
-        if key != "rules":
-            return f"rules message under key {key!r} (expected 'rules')"
-        return f"rules message: {explain_rules_message(d)}"
+    if not isinstance(d, dict) or d.get("type") not in ("blacklist", "rules", "shadow"):
+        return f"control message {key!r}: not a blacklist, rules or shadow message"
+    if d["type"] in ("rules", "shadow"):
+        expected = RULES_KEY if d["type"] == "rules" else SHADOW_KEY
+        if key != expected:
+            return f"{d['type']} message under key {key!r} (expected {expected!r})"
+        return f"{d['type']} message: {explain_rules_message({**d, 'previous': d.get('previous') if d['type'] == 'rules' else None})}"
     return f"blacklist message under key {key!r} does not match its customer_id {d.get('customer_id')!r}"
 
 
