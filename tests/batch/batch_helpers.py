@@ -9,6 +9,7 @@ from pathlib import Path
 
 from streamflow.bench_fixtures import ALERT_COPY, TX_COPY
 from streamflow.config import Settings
+from streamflow.messages import rules_version
 from streamflow.models import SCHEMA_VERSION, Transaction, parse_record
 from streamflow.rows import bronze_alert_row
 from streamflow.rules import RuleEngine
@@ -49,7 +50,7 @@ def write_bronze(cfg: Settings, path: Path, first_offset: int = 0, partition: in
                 for i, (tx, r) in enumerate(scored):
                     if r.is_alert:
                         src = {"topic": TOPIC, "partition": partition, "offset": first_offset + i}
-                        cp.write_row((*bronze_alert_row(r.to_alert(tx, now), src), SCHEMA_VERSION))
+                        cp.write_row((*bronze_alert_row(r.to_alert(tx, now, rules_version(cfg.fraud_rules)), src), SCHEMA_VERSION))
                         n_alerts += 1
     return {"events": len(lines) if txs else 0, "valid": len(parsed), "alerts": n_alerts}
 

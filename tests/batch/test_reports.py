@@ -12,6 +12,7 @@ import pytest
 from batch_helpers import events, write_bronze
 
 from streamflow.batch import REPORTS, REPORTS_DSN_ENV, load_labels, refresh, render_html, report_notebook, run_models
+from streamflow.messages import rules_version
 from streamflow.warehouse import dsn_for
 
 pytestmark = pytest.mark.integration
@@ -68,6 +69,7 @@ def test_reports_read_well_on_a_day_with_data_and_on_an_empty_one(report_env, tr
                 assert re.search(r"2,000 transactions \(R\$ [\d,]+\.\d\d\)", text), text[:600]  # the headline
                 assert re.search(r"\d+ alerts \(\d+\.\d\d %\)", text) and "precision" in text
                 assert "Precision" in text and "%" in text
+                assert f"Every alert of the interval was raised by rule set {rules_version(cfg.fraud_rules)}" in text
             else:
                 assert re.search(r"\d+ of \d+ checks failing", text)
                 assert "No rejected or flagged rows in silver in this interval" in text
