@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -80,10 +81,9 @@ def file_provenance(path: Path | str) -> dict[str, Any]:
     out: dict[str, Any] = {"source": str(p.resolve()), "sha256": hashlib.sha256(text.encode()).hexdigest()[:16], "header": header}
     tune = p.parent / "tune.json"  # `streamflow tune` writes rules.yaml and tune.json into one folder
     if tune.is_file():
-        import json
         try:
-            held = json.loads(tune.read_text()).get("held_out", {}).get("tuned")
-        except ValueError:
+            held = json.loads(tune.read_text()).get("held_out", {}).get("tuned rules")
+        except (ValueError, AttributeError):
             held = None
         if isinstance(held, dict):
             out["metrics"] = {k: held[k] for k in ("pr_auc", "precision", "recall", "alert_rate") if k in held}
