@@ -20,23 +20,32 @@ from .models import Transaction
 from .rulesets import compare, diff_summary, merge_diffs
 
 # %% auto #0
-__all__ = ['BRONZE_EVENTS_SQL', 'DIFF_FETCH_ROWS', 'RuleOpsError', 'active_rules', 'shadowed', 'bronze_events', 'diff',
-           'diff_report', 'record_version', 'observe_switch', 'planned_switch', 'publish', 'record_switch_offsets',
-           'version_stack', 'rollback_target', 'rollback', 'shadow', 'observe_shadow', 'shadow_stop', 'shadow_report',
-           'show', 'diff_lines', 'change_lines', 'show_lines']
+__all__ = ['BRONZE_EVENTS_SQL', 'DIFF_FETCH_ROWS', 'RuleOpsError', 'control_state', 'active_rules', 'shadowed', 'bronze_events',
+           'diff', 'diff_report', 'record_version', 'observe_switch', 'planned_switch', 'publish',
+           'record_switch_offsets', 'version_stack', 'rollback_target', 'rollback', 'shadow', 'observe_shadow',
+           'shadow_stop', 'shadow_report', 'show', 'diff_lines', 'change_lines', 'show_lines']
 
 # %% ../nbs/52_rule_ops.ipynb #4a7c400e
 class RuleOpsError(RuntimeError):
     "A rules command that cannot be carried out as asked; the message says why in one line."
 
+def control_state(cfg: Settings) -> tuple[set[str], dict[str, Any] | None, dict[str, Any] | None]:
+    "`kafka_io.control_snapshot`, or a `RuleOpsError` that says where Kafka was expected when it cannot be read."
+    from confluent_kafka import KafkaException
+    try:
+        return control_snapshot(cfg)
+    except KafkaException as e:
+        raise RuleOpsError(f"cannot read {cfg.kafka.topics.control.name} from Kafka at {cfg.kafka.bootstrap} "
+                           f"({e.args[0].str()}): is the stack up? (streamflow services up)") from None
+
 def active_rules(cfg: Settings) -> tuple[FraudRules, set[str], dict[str, Any] | None]:
     "The rule set the detector applies now, the blacklist, and the rules message that made it active (None: the configuration's)."
-    blacklist, m, _ = control_snapshot(cfg)
+    blacklist, m, _ = control_state(cfg)
     return (m["rules"] if m else cfg.fraud_rules), blacklist, m
 
 def shadowed(cfg: Settings) -> dict[str, Any] | None:
     "The shadow message of the candidate the detector shadows now, or None."
-    return control_snapshot(cfg)[2]
+    return control_state(cfg)[2]
 
 # %% ../nbs/52_rule_ops.ipynb #986019a8
 BRONZE_EVENTS_SQL = """
@@ -362,7 +371,7 @@ def _labels(cfg: Settings, ids: list[str]) -> dict[str, bool]:
 def show(cfg: Settings, limit: int = 20) -> dict[str, Any]:
     "The active version (from the control topic) and the latest changes (from `ops.rule_switches`)."
     from streamflow.warehouse import connect
-    _, _, sh = control_snapshot(cfg)
+    _, _, sh = control_state(cfg)
     active, _, m = active_rules(cfg)
     out: dict[str, Any] = {"shadow": None if sh is None else {k: sh.get(k) for k in ("version", "label", "by", "at", "effective")},
                            "active": {"version": rules_version(active), "threshold": active.threshold,
