@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .config import FraudRules, Settings
+from .config import Settings
 from .kafka_auth import client_config
-from .messages import blacklist_entries, blacklist_message, fold_control, rules_message
+from .messages import blacklist_entries, blacklist_message, fold_control
 
 # %% auto #0
 __all__ = ['SNAPSHOT_LOG', 'producer_config', 'event_key', 'iter_events', 'produce_events', 'publish_control',
-           'publish_blacklist', 'publish_blacklist_file', 'publish_rules', 'scan_topic', 'read_topic', 'topic_offsets',
+           'publish_blacklist', 'publish_blacklist_file', 'scan_topic', 'read_topic', 'topic_offsets',
            'control_snapshot', 'blacklist_snapshot']
 
 # %% ../nbs/36_kafka_io.ipynb #e357dfd2
@@ -143,15 +143,6 @@ def publish_blacklist_file(cfg: Settings, path: str | Path) -> int:
     "Publish the generator's blacklist sidecar (`{\"customer_ids\": [...]}`) to the control topic."
     return publish_blacklist(cfg, json.loads(Path(path).read_text())["customer_ids"])
 
-def publish_rules(
-    cfg: Settings,
-    rules: FraudRules,  # the rule set that takes over
-    effective: dict[int, int] | None = None,  # source partition -> first offset it scores (None: at once)
-    previous: FraudRules | None = None,  # the rule set it replaces (scores the events before `effective`)
-    **note: Any,  # label, action, by, reason, at, source, metrics (recorded, not interpreted)
-) -> int:
-    "Make `rules` the detector's active rule set via the control topic (`streamflow rules publish` adds the bookkeeping)."
-    return publish_control(cfg, [rules_message(rules, effective, previous, **note)])
 
 # %% ../nbs/36_kafka_io.ipynb #6454d01b
 def _first_offsets(
@@ -164,8 +155,8 @@ def _first_offsets(
 
 # %% ../nbs/36_kafka_io.ipynb #7a07d5a8
 class _QuietLog(logging.LoggerAdapter):
-    "librdkafka's lines of a throwaway snapshot consumer, at debug level: one closed while its group coordinator's"
-    " SASL handshake is still under way logs a FAIL line, though nothing failed that the reader needed."
+    # one closed while its group coordinator's SASL handshake is under way logs FAIL, though nothing the reader needed failed
+    "librdkafka's lines of a throwaway snapshot consumer, at debug level."
 
     def log(self, level, msg, *args, **kwargs):
         self.logger.debug(msg, *args)

@@ -100,13 +100,16 @@ def rules_message(
     **note: Any,  # label, action, by, reason, at, source, metrics: a record for people, not interpreted
 ) -> tuple[str, str]:
     "The `(key, value)` control message that makes `rules` the active rule set from `effective` on."
-    body: dict[str, Any] = {"type": "rules", "version": rules_version(rules), "rules": rules.model_dump(mode="json")}
-    if effective is not None:
-        body["effective"] = {str(p): int(o) for p, o in sorted(effective.items())}
+    body = _rules_body("rules", rules, effective, note)
     if previous is not None:
         body["previous"] = {"version": rules_version(previous), "rules": previous.model_dump(mode="json")}
-    body |= {k: v for k, v in note.items() if v is not None}
     return RULES_KEY, json.dumps(body)
+
+def _rules_body(kind: str, rules: FraudRules, effective: dict[int, int] | None, note: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": kind, "version": rules_version(rules), "rules": rules.model_dump(mode="json")}
+    if effective is not None:
+        body["effective"] = {str(p): int(o) for p, o in sorted(effective.items())}
+    return body | {k: v for k, v in note.items() if v is not None}
 
 RULES_NOTE = ("label", "action", "by", "reason", "at", "source", "metrics")  # recorded with a rule set, for people
 
@@ -116,11 +119,8 @@ def shadow_message(
     **note: Any,  # label, by, reason, at, source, metrics
 ) -> tuple[str, str]:
     "The `(key, value)` control message that starts (or, with `rules=None`, stops) shadowing a candidate rule set."
-    body: dict[str, Any] = {"type": "shadow", "stop": True} if rules is None else \
-        {"type": "shadow", "version": rules_version(rules), "rules": rules.model_dump(mode="json")}
-    if effective is not None and rules is not None:
-        body["effective"] = {str(p): int(o) for p, o in sorted(effective.items())}
-    body |= {k: v for k, v in note.items() if v is not None}
+    body = _rules_body("shadow", rules, effective, note) if rules is not None else \
+        {"type": "shadow", "stop": True} | {k: v for k, v in note.items() if v is not None}
     return SHADOW_KEY, json.dumps(body)
 CONTROL_OFFSET = "control_offset"  # where a rules message sits on the control topic: which of two messages is newer
 

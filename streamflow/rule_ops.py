@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from .config import FraudRules, Settings
-from .kafka_io import control_snapshot, publish_control, publish_rules, read_topic, topic_offsets
-from .messages import rules_version
+from .kafka_io import control_snapshot, publish_control, read_topic, topic_offsets
+from .messages import rules_message, rules_version, shadow_message
 from .models import Transaction
 from .rulesets import compare, diff_summary, merge_diffs
 
 # %% auto #0
-__all__ = ['BRONZE_EVENTS_SQL', 'DIFF_FETCH_ROWS', 'RuleOpsError', 'control_state', 'active_rules', 'shadowed', 'bronze_events',
-           'diff', 'diff_report', 'record_version', 'observe_switch', 'planned_switch', 'publish',
-           'record_switch_offsets', 'version_stack', 'rollback_target', 'rollback', 'shadow', 'observe_shadow',
-           'shadow_stop', 'shadow_report', 'show', 'diff_lines', 'change_lines', 'show_lines']
+__all__ = ['BRONZE_EVENTS_SQL', 'DIFF_FETCH_ROWS', 'DECISION_VERSION', 'RuleOpsError', 'control_state', 'active_rules',
+           'shadowed', 'bronze_events', 'diff', 'diff_report', 'record_version', 'observe_switch', 'planned_switch',
+           'publish', 'record_change', 'record_switch_offsets', 'version_stack', 'rollback_target', 'rollback',
+           'shadow', 'shadow_stop', 'shadow_report', 'show', 'diff_lines', 'change_lines', 'show_lines']
 
 # %% ../nbs/52_rule_ops.ipynb #4a7c400e
 class RuleOpsError(RuntimeError):
@@ -130,23 +130,26 @@ def record_version(conn, rules: FraudRules, label: str | None, provenance: dict[
                  "ON CONFLICT (version) DO NOTHING", (v, label, Jsonb(rules.model_dump(mode="json")), Jsonb(provenance)))
     return v
 
+DECISION_VERSION = {"scored": "rule_version", "shadow": "shadow_version"}  # topic key -> the field naming who decided
+
 def observe_switch(
     cfg: Settings,
-    version: str,  # the version that took over
-    scored_from: dict[int, int],  # the scored topic's end offsets before the rules message was written
+    version: str,  # the version that took over (or started shadowing)
+    start: dict[int, int],  # the topic's end offsets before the control message was written
     partitions: list[int],  # the source partitions to see switch
     timeout: float,  # seconds to wait for events of every partition
+    topic: str = "scored",  # `transactions.scored` (publish, rollback) or `shadow` (`fraud.shadow`)
 ) -> dict[int, int]:
-    "Source partition -> the first offset the detector scored with `version` (from `transactions.scored`); partitions not seen yet are missing."
+    "Source partition -> the first offset the detector decided with `version`; partitions not seen yet are missing."
     found: dict[int, int] = {}
-    start = dict(scored_from)
+    start, field = dict(start), DECISION_VERSION[topic]
     deadline = time.monotonic() + timeout
     while True:
-        for _, value, part, off, _ in read_topic(cfg, cfg.kafka.topics.scored.name, start=start, timeout=10):
+        for _, value, part, off, _ in read_topic(cfg, getattr(cfg.kafka.topics, topic).name, start=start, timeout=10):
             start[part] = off + 1
             r = json.loads(value) if value else {}
-            if r.get("rule_version") == version and part not in found:
-                found[part] = int(r["source_offset"])
+            if r.get(field) == version:
+                found.setdefault(int(r["source_partition"]), int(r["source_offset"]))
         if set(partitions) <= set(found) or time.monotonic() >= deadline:
             return dict(sorted(found.items()))
         time.sleep(1.0)
@@ -170,36 +173,51 @@ def publish(
     wait: float = 60.0,  # seconds to wait for the detector's switch on every partition (0: do not wait)
 ) -> dict[str, Any]:
     "Make `rules` the running detector's rule set from the end of `transactions.raw` on; the planned and observed switch points."
-    from psycopg.types.json import Jsonb
-
     from streamflow.warehouse import connect
     active, _, m = active_rules(cfg)
     new, old = rules_version(rules), rules_version(active)
     if new == old:
         return {"action": action, "version": new, "previous_version": old, "changed": False}
     provenance = dict(provenance or {})
-    at = datetime.now(UTC).isoformat(timespec="seconds")
     with connect(cfg) as conn:  # both versions on record before anything can use them
         record_version(conn, active, (m or {}).get("label") or ("configuration" if m is None else None),
                        {"source": "config/fraud_rules.yaml"} if m is None else {k: m[k] for k in ("source", "metrics") if k in m})
         record_version(conn, rules, label, provenance)
+    note = {"label": label, "action": action, "source": provenance.get("source"), "metrics": provenance.get("metrics")}
+    return _announce(cfg, action, new, old, by, reason, wait, "scored",
+                     lambda planned, at: rules_message(rules, planned, active, by=by, reason=reason, at=at, **note)) | {"label": label}
+
+def _announce(
+    cfg: Settings, action: str, version: str, previous: str, by: str, reason: str, wait: float,
+    topic: str,  # where the detector's decisions show the switch (`DECISION_VERSION`)
+    message,  # (planned offsets, ISO time) -> the (key, value) control message
+) -> dict[str, Any]:
+    "The part publish, rollback and shadow share: a switch point, the message, its row in `ops.rule_switches`, the observed point."
     planned = planned_switch(cfg)
-    scored_from = topic_offsets(cfg, cfg.kafka.topics.scored.name)
-    publish_rules(cfg, rules, planned, active, label=label, action=action, by=by, reason=reason, at=at,
-                  source=provenance.get("source"), metrics=provenance.get("metrics"))
+    start = topic_offsets(cfg, getattr(cfg.kafka.topics, topic).name)
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    publish_control(cfg, [message(planned, at)])
+    switch_id = record_change(cfg, version, previous, action, by, reason, at, planned)
+    seen = observe_switch(cfg, version, start, sorted(planned), wait, topic) if wait > 0 else {}
+    if seen:
+        record_switch_offsets(cfg, switch_id, seen)
+    return {"action": action, "version": version, "previous_version": previous, "changed": True, "by": by,
+            "reason": reason, "at": at, "switch_id": switch_id, "planned_offsets": planned, "switch_offsets": seen,
+            "pending_partitions": sorted(set(planned) - set(seen))}
+
+def record_change(cfg: Settings, version: str, previous: str, action: str, by: str, reason: str, at: str,
+                  planned: dict[int, int]) -> int:
+    "A row of `ops.rule_switches` (publish, rollback, shadow, shadow-stop); its id."
+    from psycopg.types.json import Jsonb
+
+    from streamflow.warehouse import connect
     with connect(cfg) as conn:
         row = conn.execute(
             "INSERT INTO ops.rule_switches (version, previous_version, action, by_whom, reason, published_at, planned_offsets) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING switch_id",
-            (new, old, action, by, reason, at, Jsonb({str(p): o for p, o in planned.items()}))).fetchone()
+            (version, previous, action, by, reason, at, Jsonb({str(p): o for p, o in planned.items()}))).fetchone()
     assert row is not None
-    switch_id = row[0]
-    observed = observe_switch(cfg, new, scored_from, sorted(planned), wait) if wait > 0 else {}
-    if observed:
-        record_switch_offsets(cfg, switch_id, observed)
-    return {"action": action, "version": new, "previous_version": old, "changed": True, "label": label, "by": by,
-            "reason": reason, "at": at, "switch_id": switch_id, "planned_offsets": planned, "switch_offsets": observed,
-            "pending_partitions": sorted(set(planned) - set(observed))}
+    return row[0]
 
 def record_switch_offsets(cfg: Settings, switch_id: int, observed: dict[int, int]) -> None:
     "Record the observed switch point of a change (merged with what was recorded before)."
@@ -236,7 +254,7 @@ def rollback_target(cfg: Settings) -> tuple[FraudRules, str]:
             return FraudRules.model_validate(row[0]), stack[-2]
     if stack and stack[-1] == current:
         raise RuleOpsError(f"nothing to roll back to: version {current} was active before any recorded publish")
-    if m is not None and m.get("previous") is not None:  # published without the bookkeeping (`kafka_io.publish_rules`)
+    if m is not None and m.get("previous") is not None:  # published without the bookkeeping (`kafka_io.publish_control`)
         return m["previous"]["rules"], m["previous"]["version"]
     raise RuleOpsError(f"nothing to roll back to: version {current} "
                        + ("is the configuration's rules" if m is None else "has no recorded predecessor"))
@@ -257,64 +275,25 @@ def shadow(
     wait: float = 60.0,  # seconds to wait for its first decision on every partition (0: do not wait)
 ) -> dict[str, Any]:
     "Make the running detector score every event with `rules` too (decisions to `fraud.shadow` only); the planned and observed start."
-    from psycopg.types.json import Jsonb
-
-    from streamflow.messages import shadow_message
     from streamflow.warehouse import connect
-    active, _, _ = active_rules(cfg)
-    version, provenance = rules_version(rules), dict(provenance or {})
-    current = shadowed(cfg)
+    _, m, current = control_state(cfg)  # one read of the control topic: the active rules and the shadow
+    active, version, provenance = m["rules"] if m else cfg.fraud_rules, rules_version(rules), dict(provenance or {})
     if current is not None and current["version"] == version:
         return {"action": "shadow", "version": version, "changed": False}
-    at = datetime.now(UTC).isoformat(timespec="seconds")
     with connect(cfg) as conn:
         record_version(conn, rules, label, provenance)
-    planned = planned_switch(cfg)
-    shadow_from = topic_offsets(cfg, cfg.kafka.topics.shadow.name)
-    publish_control(cfg, [shadow_message(rules, planned, label=label, by=by, reason=reason, at=at,
-                                         source=provenance.get("source"), metrics=provenance.get("metrics"))])
-    with connect(cfg) as conn:
-        row = conn.execute(
-            "INSERT INTO ops.rule_switches (version, previous_version, action, by_whom, reason, published_at, planned_offsets) "
-            "VALUES (%s, %s, 'shadow', %s, %s, %s, %s) RETURNING switch_id",
-            (version, rules_version(active), by, reason, at, Jsonb({str(p): o for p, o in planned.items()}))).fetchone()
-    assert row is not None
-    seen = observe_shadow(cfg, version, shadow_from, sorted(planned), wait) if wait > 0 else {}
-    if seen:
-        record_switch_offsets(cfg, row[0], seen)
-    return {"action": "shadow", "version": version, "previous_version": rules_version(active), "changed": True,
-            "label": label, "by": by, "reason": reason, "at": at, "switch_id": row[0], "planned_offsets": planned,
-            "switch_offsets": seen, "pending_partitions": sorted(set(planned) - set(seen))}
-
-def observe_shadow(cfg: Settings, version: str, start: dict[int, int], partitions: list[int], timeout: float) -> dict[int, int]:
-    "Source partition -> the first offset the detector shadowed with `version` (from `fraud.shadow`)."
-    found: dict[int, int] = {}
-    start, deadline = dict(start), time.monotonic() + timeout
-    while True:
-        for _, value, part, off, _ in read_topic(cfg, cfg.kafka.topics.shadow.name, start=start, timeout=10):
-            start[part] = off + 1
-            r = json.loads(value) if value else {}
-            if r.get("shadow_version") == version:
-                found.setdefault(int(r["source_partition"]), int(r["source_offset"]))
-        if set(partitions) <= set(found) or time.monotonic() >= deadline:
-            return dict(sorted(found.items()))
-        time.sleep(1.0)
+    note = {"label": label, "source": provenance.get("source"), "metrics": provenance.get("metrics")}
+    return _announce(cfg, "shadow", version, rules_version(active), by, reason, wait, "shadow",
+                     lambda planned, at: shadow_message(rules, planned, by=by, reason=reason, at=at, **note)) | {"label": label}
 
 def shadow_stop(cfg: Settings, by: str, reason: str) -> dict[str, Any]:
     "Stop shadowing: the detector scores with the active rule set only again."
-    from psycopg.types.json import Jsonb
-
-    from streamflow.messages import shadow_message
-    from streamflow.warehouse import connect
-    current = shadowed(cfg)
+    _, m, current = control_state(cfg)
     if current is None:
         raise RuleOpsError("no candidate is shadowed")
     at = datetime.now(UTC).isoformat(timespec="seconds")
     publish_control(cfg, [shadow_message(None, by=by, reason=reason, at=at)])
-    with connect(cfg) as conn:
-        conn.execute("INSERT INTO ops.rule_switches (version, previous_version, action, by_whom, reason, published_at, "
-                     "planned_offsets) VALUES (%s, %s, 'shadow-stop', %s, %s, %s, %s)",
-                     (current["version"], rules_version(active_rules(cfg)[0]), by, reason, at, Jsonb({})))
+    record_change(cfg, current["version"], rules_version(m["rules"] if m else cfg.fraud_rules), "shadow-stop", by, reason, at, {})
     return {"action": "shadow-stop", "version": current["version"], "by": by, "at": at}
 
 def shadow_report(
@@ -326,7 +305,7 @@ def shadow_report(
     "The two live decision streams on `fraud.shadow` compared over a period: `rulesets.diff_summary` plus versions."
     from collections import Counter
 
-    from streamflow.rulesets import empty_diff
+    from streamflow.rulesets import empty_diff, tally
     lo = datetime.fromisoformat(since).timestamp() * 1000 if since else None
     hi = datetime.fromisoformat(until).timestamp() * 1000 if until else None
     recs = [(json.loads(v), ts) for _, v, _, _, ts in read_topic(cfg, cfg.kafka.topics.shadow.name) if v]
@@ -338,21 +317,9 @@ def shadow_report(
     d = empty_diff()
     actives: Counter[str] = Counter()
     for r in rows:
-        d["events"] += 1
-        label = labels.get(r["transaction_id"])
-        d["labelled"] += label is not None
-        for side, key in (("active", "active"), ("candidate", "shadow")):
-            alert, s = r[f"{key}_is_alert"], d[side]
-            if alert:
-                s["alerts"] += 1
-                s["rule_hits"].update(r[f"{key}_rules_triggered"])
-            if label is not None and (alert or label):
-                s["tp" if alert and label else "fp" if alert else "fn"] += 1
         actives[r["active_version"]] += 1
-        if r["active_is_alert"] != r["shadow_is_alert"]:
-            d["added" if r["shadow_is_alert"] else "removed"].append(r["transaction_id"])
-            d["customers"][r["customer_id"]] += 1
-            d["stores"][r["store_id"]] += 1
+        tally(d, r["transaction_id"], r["customer_id"], r["store_id"], labels.get(r["transaction_id"]),
+              {side: (r[f"{key}_is_alert"], r[f"{key}_rules_triggered"]) for side, key in (("active", "active"), ("candidate", "shadow"))})
     active_version = actives.most_common(1)[0][0] if actives else rules_version(active_rules(cfg)[0])
     return {"active_version": active_version, "candidate_version": version or "-", "since": since, "until": until,
             "active_versions": dict(actives), **diff_summary(d)}

@@ -17,13 +17,13 @@ import yaml
 from pydantic import ValidationError
 
 from .config import FraudRules
-from .messages import rules_version
+from .messages import CONTROL_OFFSET, rules_version
 from .models import Transaction
 from .rules import CustomerState, RuleEngine, ScoreResult
 
 # %% auto #0
 __all__ = ['SourceEvent', 'RulesFileError', 'load_rules_file', 'field_error', 'explain_rules_message', 'file_provenance',
-           'RuleSet', 'RuleTimeline', 'replay', 'shadow_step', 'replay_with_shadow', 'empty_diff', 'compare',
+           'RuleSet', 'RuleTimeline', 'replay', 'shadow_step', 'replay_with_shadow', 'empty_diff', 'tally', 'compare',
            'merge_diffs', 'diff_summary']
 
 # %% ../nbs/24_rulesets.ipynb #2b52ab50
@@ -126,7 +126,7 @@ class RuleTimeline:
         "Apply a parsed rules message (`messages.parse_control`): the switch offsets and the partitions switched late; None if nothing changed."
         if m["type"] in ("shadow", "shadow-stop"):
             return self._apply_shadow(m)
-        offset = m.get("control_offset")
+        offset = m.get(CONTROL_OFFSET)
         if offset is not None and offset <= self.control_offset:  # an older message seen again (a replay): not a change
             return None
         if offset is not None:
@@ -151,7 +151,7 @@ class RuleTimeline:
         return start, sorted(p for p in effective if start[p] > effective[p])
 
     def _apply_shadow(self, m: dict[str, Any]) -> tuple[dict[int, int], list[int]] | None:
-        offset = m.get("control_offset")
+        offset = m.get(CONTROL_OFFSET)
         if offset is not None and offset <= self.shadow_offset:
             return None
         if offset is not None:
@@ -189,11 +189,8 @@ def replay(
     states: dict | None = None,  # per-customer states to start from (updated in place)
 ) -> Iterator[tuple[int, int, Transaction, str, ScoreResult]]:
     "Score each event with the rule set the timeline gives its source position: `(partition, offset, tx, version, result)`."
-    states = {} if states is None else states
-    for part, off, tx in events:
-        rs = timeline.for_event(part, off)
-        result, states[tx.customer_id] = rs.engine.process(tx, states.get(tx.customer_id), blacklist)
-        yield part, off, tx, rs.version, result
+    for part, off, tx, version, result, _, _ in replay_with_shadow(events, timeline, blacklist, states):
+        yield part, off, tx, version, result
 
 def shadow_step(
     shadow: RuleSet,  # the shadowed candidate
@@ -234,6 +231,27 @@ def empty_diff() -> dict[str, Any]:
     return {"events": 0, "labelled": 0, "active": _side(), "candidate": _side(), "added": [], "removed": [],
             "customers": Counter(), "stores": Counter()}
 
+def tally(
+    d: dict[str, Any],  # an `empty_diff()` being filled
+    tx_id: str, customer_id: str, store_id: str | None,
+    label: bool | None,  # is_fraud, or None where unknown
+    decisions: dict[str, tuple[bool, list[str]]],  # side ("active", "candidate") -> (is_alert, rules_triggered)
+) -> None:
+    "Count one event's two decisions into `d`: per side, and where they differ. `compare` and the shadow report both use it."
+    d["events"] += 1
+    d["labelled"] += label is not None
+    for side, (alert, rules) in decisions.items():
+        s = d[side]
+        if alert:
+            s["alerts"] += 1
+            s["rule_hits"].update(rules)
+        if label is not None and (alert or label):
+            s["tp" if alert and label else "fp" if alert else "fn"] += 1
+    if decisions["active"][0] != decisions["candidate"][0]:
+        d["added" if decisions["candidate"][0] else "removed"].append(tx_id)
+        d["customers"][customer_id] += 1
+        d["stores"][store_id] += 1
+
 def compare(
     events: Iterable[tuple[int, int, Transaction, bool | None]],  # (partition, offset, event, is_fraud or None), in detector order
     active: FraudRules,  # the rules in force
@@ -245,21 +263,11 @@ def compare(
     states: dict[str, dict] = {"active": {}, "candidate": {}}
     out = empty_diff()
     for _, _, tx, label in events:
-        out["events"] += 1
-        out["labelled"] += label is not None
-        alerted = {}
+        decisions = {}
         for side, engine in engines.items():
             r, states[side][tx.customer_id] = engine.process(tx, states[side].get(tx.customer_id), blacklist)
-            s, alerted[side] = out[side], r.is_alert
-            if r.is_alert:
-                s["alerts"] += 1
-                s["rule_hits"].update(r.rules_triggered)
-            if label is not None and (r.is_alert or label):
-                s["tp" if r.is_alert and label else "fp" if r.is_alert else "fn"] += 1
-        if alerted["active"] != alerted["candidate"]:
-            out["added" if alerted["candidate"] else "removed"].append(tx.transaction_id)
-            out["customers"][tx.customer_id] += 1
-            out["stores"][tx.store_id] += 1
+            decisions[side] = (r.is_alert, r.rules_triggered)
+        tally(out, tx.transaction_id, tx.customer_id, tx.store_id, label, decisions)
     return out
 
 def merge_diffs(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:

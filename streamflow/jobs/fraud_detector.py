@@ -34,7 +34,7 @@ from streamflow.connectors import (
 from ..config import FraudRules, Settings
 from ..flink_runtime import json_logger, metric_counter, run_job
 from ..kafka_io import control_snapshot
-from ..messages import RULES_KEY, SHADOW_KEY, dlq_record, parse_control, with_control_offset
+from ..messages import CONTROL_OFFSET, RULES_KEY, SHADOW_KEY, dlq_record, parse_control, with_control_offset
 from ..models import Transaction, parse_record
 from ..pg_sink import PgBatchWriter, writer_dsn
 from ..rows import BRONZE_ALERT, BRONZE_ALERT_SQL, SCORED, SHADOW, SHADOW_SQL, bronze_alert_row, names, position
@@ -129,16 +129,12 @@ class FraudScorer(KeyedBroadcastProcessFunction):
 
     def open(self, ctx):
         from pyflink.common.time import Time
-        desc = ValueStateDescriptor(CUSTOMER_STATE, row_type(STATE_FIELDS))
-        desc.enable_time_to_live(StateTtlConfig.new_builder(Time.days(self.ttl_days))
-                                 .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                                 .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
-        self.state = ctx.get_state(desc)
-        shadow_desc = ValueStateDescriptor(SHADOW_STATE, Types.STRING())
-        shadow_desc.enable_time_to_live(StateTtlConfig.new_builder(Time.days(self.ttl_days))
-                                        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                                        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
-        self.shadow_state = ctx.get_state(shadow_desc)
+        ttl = (StateTtlConfig.new_builder(Time.days(self.ttl_days)).set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+               .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
+        descs = (ValueStateDescriptor(CUSTOMER_STATE, row_type(STATE_FIELDS)), ValueStateDescriptor(SHADOW_STATE, Types.STRING()))
+        for d in descs:
+            d.enable_time_to_live(ttl)  # an idle customer's profiles expire
+        self.state, self.shadow_state = (ctx.get_state(d) for d in descs)
         self.view = ControlView(self.initial_blacklist)
         self.timeline = RuleTimeline(self.rules)
         self.restored = False
@@ -172,7 +168,7 @@ class FraudScorer(KeyedBroadcastProcessFunction):
         m = self.view.apply(key, value)
         if m is not None and m["type"] != "blacklist":
             if offset is not None:
-                m["control_offset"] = offset
+                m[CONTROL_OFFSET] = offset
             self._switch(m)
 
     def _restore_view(self, ctx) -> None:
@@ -200,7 +196,7 @@ class FraudScorer(KeyedBroadcastProcessFunction):
         self.scored.inc()
         for rid in result.rules_triggered:
             self.hits[rid].inc()
-        yield SCORED_TAG, Row(*scored_row(tx, result, value[PARTITION], value[OFFSET], rs.version))
+        yield SCORED_TAG, Row(*scored_row(tx, result, part, off, rs.version))
         if result.is_alert:
             self.alerts.inc()
             source = {"topic": value[TOPIC], "partition": value[PARTITION], "offset": value[OFFSET],
