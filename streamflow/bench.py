@@ -45,8 +45,8 @@ log = logging.getLogger("streamflow.bench")
 
 # %% auto #0
 __all__ = ['log', 'floor_score', 'read_records', 'floor_consume', 'marks_now', 'caught_up', 'wait_caught_up', 'bench_e2e',
-           'bronze_arrivals', 'bench_latency', 'silver_count', 'analyze_bronze', 'slowest', 'bench_warehouse',
-           'split_events', 'BenchRun', 'run_bench']
+           'long_step', 'bench_long', 'bronze_arrivals', 'bench_latency', 'silver_count', 'analyze_bronze', 'slowest',
+           'bench_warehouse', 'split_events', 'BenchRun', 'run_bench']
 
 # %% ../nbs/98_bench.ipynb #9da7701f
 def floor_score(
@@ -148,9 +148,9 @@ def wait_caught_up(
         return False
 
     def jobs_there() -> None:
-        dead = [j for j in runner.job_names(None) if runner.job_pid(cfg, j) is None]
+        dead = [j for j in runner.job_names(None) if runner.job_id(cfg, j) is None]
         if dead:
-            raise RuntimeError(f"job(s) {dead} died; see {runner.out_file(cfg, dead[0])}")
+            raise RuntimeError(f"job(s) {dead} died:\n" + "\n".join(runner.death_note(cfg, j) for j in dead))
     try:
         poll(done, float("inf"), "drain", 0.25, jobs_there, fatal=(TimeoutError,))
     finally:
@@ -164,15 +164,16 @@ def bench_e2e(
     expected_alerts: int | None,  # the offline scorer's alert count on the same events
     progress: bool = True,
 ) -> dict[str, Any]:
-    "Start the three jobs on the pre-loaded topic and time the drain; rates, times, CPU per event."
+    "Start the three jobs on the pre-loaded topic and time the drain; rates, times, CPU per event (of the whole cluster)."
     from streamflow.jobs import runner
+    from streamflow.local.flink import cluster_pids
     runner.stop(cfg)  # jobs left by an interrupted run would be reused by start(), with their old code and offsets
     t_start = time.time()
     runner.start(cfg, fresh=True)
     runner.wait_running(cfg, timeout=600)
     t_ready = time.time()
     at_ready = marks_now(cfg)
-    pids = {j: runner.job_pid(cfg, j) for j in runner.job_names(None)}
+    pids = cluster_pids(cfg)  # the JobManager and TaskManager(s) the three jobs share
     cpu0 = {j: tree_cpu_s(p) for j, p in pids.items()}
     done = wait_caught_up(cfg, n, expected_alerts, progress=progress)
     t_done = max(v for k, v in done["when"].items() if k != "alerts")
@@ -188,6 +189,54 @@ def bench_e2e(
             "cpu_ms_per_event": 1000 * sum(cpu.values()) / max(1.0, n - handled_at_ready),
             "bronze_rows": int(done["marks"]["bronze"]), "alerts": int(done["marks"]["alerts"]),
             "expected_alerts": expected_alerts}
+
+# %% ../nbs/98_bench.ipynb #48c1db5c
+def long_step(n: int) -> int:
+    "The long drain reports its rate per this many events: 100,000, or a tenth of a smaller run."
+    return 100_000 if n >= 200_000 else max(1, n // 10)
+
+def bench_long(
+    cfg: Settings,  # the benchmark's settings
+    n: int,  # events pre-loaded in the transactions topic
+    progress: bool = True,
+) -> dict[str, Any]:
+    "Start the three jobs on `n` pre-loaded events; the overall rate and the rate of each `long_step` of the slowest job."
+    from tqdm.auto import tqdm
+
+    from streamflow.jobs import runner
+    from streamflow.local.proc import poll
+    runner.stop(cfg)
+    runner.start(cfg, fresh=True)
+    runner.wait_running(cfg, timeout=600)
+    step = long_step(n)
+    t0, crossed = time.time(), [(0, time.time())]
+    seen = {"at": 0.0, "changed": time.monotonic()}
+    bar = tqdm(total=n, unit="ev", desc="long drain (slowest job)", disable=not progress, mininterval=1)
+
+    def done() -> bool:
+        m = marks_now(cfg)
+        slowest = min(m.get(j, 0.0) for j in ("bronze", "fraud-detector", "realtime-aggregator"))
+        while crossed[-1][0] + step <= min(slowest, n):
+            crossed.append((crossed[-1][0] + step, time.time()))
+        bar.update(int(min(slowest, n)) - bar.n)
+        if slowest != seen["at"]:
+            seen.update(at=slowest, changed=time.monotonic())
+        elif time.monotonic() - seen["changed"] > 600:
+            raise TimeoutError(f"long drain: no progress for 600 s at {slowest:,.0f} of {n:,}")
+        return slowest >= n
+
+    def jobs_there() -> None:
+        dead = [j for j in runner.job_names(None) if runner.job_id(cfg, j) is None]
+        if dead:
+            raise RuntimeError(f"job(s) {dead} died:\n" + "\n".join(runner.death_note(cfg, j) for j in dead))
+    try:
+        poll(done, float("inf"), "long drain", 0.5, jobs_there, fatal=(TimeoutError,))
+    finally:
+        bar.close()
+    steps = [{"to": b, "seconds": round(tb - ta, 2), "events_per_s": per_second(b - a, tb - ta)}
+             for (a, ta), (b, tb) in zip(crossed, crossed[1:], strict=False)]
+    return {"events": n, "step": step, "seconds": round(crossed[-1][1] - t0, 2),
+            "events_per_s": per_second(crossed[-1][0], crossed[-1][1] - t0), "steps": steps}
 
 # %% ../nbs/98_bench.ipynb #7d3ab214
 def bronze_arrivals(cfg: Settings, topic: str, start: dict[int, int]) -> list[tuple[tuple[int, int], float]]:
@@ -289,7 +338,7 @@ def bench_warehouse(
 
 # %% ../nbs/98_bench.ipynb #b8d01470
 def _components(cfg: Settings, bcfg: Settings) -> Callable[[], dict[str, tuple[int | None, bool]]]:
-    from streamflow.jobs import runner
+    from streamflow.local.flink import cluster_pids
     from streamflow.local.kafka import broker_pid
     from streamflow.local.postgres import external, server_pid
     pg = not external(cfg)
@@ -298,8 +347,8 @@ def _components(cfg: Settings, bcfg: Settings) -> Callable[[], dict[str, tuple[i
         comps: dict[str, tuple[int | None, bool]] = {"kafka": (broker_pid(cfg), True)}
         if pg:
             comps["postgres"] = (server_pid(cfg), True)
-        for j in runner.job_names(None):
-            comps[j] = (runner.job_pid(bcfg, j), True)
+        for ident, pid in cluster_pids(bcfg).items():  # the Flink cluster the three jobs run on
+            comps[f"flink-{ident}"] = (pid, True)
         comps["bench-driver"] = (os.getpid(), False)
         return comps
     return now
@@ -370,6 +419,8 @@ class BenchRun:
             attempt("e2e", self.e2e)
         if ready and "latency" in run:
             attempt("latency", self.latency)
+        if "long" in run:
+            attempt("long", self.long)
         runner.stop(self.bcfg)
         if "warehouse" in run:
             attempt("warehouse", self.warehouse)
@@ -424,11 +475,32 @@ class BenchRun:
         "A steady `rate` for `duration` seconds into running, idle jobs."
         from streamflow.jobs import runner
         bcfg = self.bcfg
-        if not all(runner.job_pid(bcfg, j) for j in runner.job_names(None)):
+        if not all(runner.job_id(bcfg, j) for j in runner.job_names(None)):
             runner.start(bcfg, fresh=True)
             runner.wait_running(bcfg, timeout=600)
         log.info("bench: latency, %d events/s for %d s", self.sizes["rate"], self.sizes["duration"])
         return bench_latency(bcfg, self.tail, self.sizes["rate"], self.progress)
+
+    def long(self) -> dict:
+        "`long_events` events over `long_customers` customers, pre-loaded into fresh topics and drained by fresh jobs."
+        from streamflow.generator import sidecar_paths, write_events
+        from streamflow.jobs import runner
+        from streamflow.kafka_io import produce_events, publish_blacklist_file
+        s = self.sizes
+        n, customers = s["long_events"], s["long_customers"]
+        runner.stop(self.bcfg)
+        share_secrets(self.cfg, self.bcfg)
+        reset_topics(self.bcfg)
+        recreate_database(self.cfg, self.bcfg, s["seed"])
+        path = self.work / "long.jsonl"
+        gcfg = self.bcfg.model_copy(update={"generator": self.bcfg.generator.model_copy(update={"customers": customers})})
+        log.info("bench: long drain, generating %s events over %s customers", f"{n:,}", f"{customers:,}")
+        write_events(path, n, seed=s["seed"], cfg=gcfg, progress=self.progress)
+        publish_blacklist_file(self.bcfg, sidecar_paths(path)["blacklist"])
+        produce_events(self.bcfg, path, progress=self.progress)
+        out = bench_long(self.bcfg, n, self.progress)
+        path.unlink()
+        return out
 
     def warehouse(self) -> dict:
         "Full and incremental refresh of silver and gold."
@@ -472,6 +544,8 @@ def run_bench(
     duration: int = DEFAULT_SIZES["duration"],  # seconds of the latency section
     warehouse_rows: int = DEFAULT_SIZES["warehouse_rows"],  # bronze rows of the full refresh
     warehouse_increment: int = DEFAULT_SIZES["warehouse_increment"],  # new rows of the incremental refresh
+    long_events: int = DEFAULT_SIZES["long_events"],  # events of the long drain
+    long_customers: int = DEFAULT_SIZES["long_customers"],  # customers of the long drain's events
     skip: Iterable[str] = (),  # sections to leave out (see SECTIONS)
     seed: int | None = None,  # generator seed (default: generator.seed)
     progress: bool = True,  # progress bars
@@ -479,25 +553,30 @@ def run_bench(
 ) -> dict[str, Any]:
     "Run the benchmark sections on the configured stack; the flat result (see `flat_result`)."
     from streamflow import services
+    from streamflow.flink_runtime import metrics_ports
     from streamflow.jobs import runner
+    from streamflow.local import flink
+    from streamflow.local.proc import free_port
     run = set(SECTIONS) - parse_skip(",".join(skip))
     seed = cfg.generator.seed if seed is None else seed
     sizes = {"events": events, "rate": rate, "duration": duration, "latency_events": rate * duration,
              "warehouse_rows": warehouse_rows, "warehouse_increment": warehouse_increment, "seed": seed,
+             "long_events": long_events, "long_customers": long_customers,
              "sections": [s for s in SECTIONS if s in run]}
-    was_up = all(r.get("healthy") for r in services.status(cfg))
+    was_up = all(r.get("healthy") for r in services.status(cfg) if r["name"] != "flink")
     if not was_up:
         log.info("bench: starting the services (Kafka, PostgreSQL)")
-        services.up(cfg)
+        services.up(cfg, with_flink=False)  # the benchmark runs its own Flink cluster
     machine = machine_info(cfg)
     log.info("bench: %s cpus, load average %s at start", machine["cpu_count"], machine["load_avg_start"])
-    port = cfg.flink.metrics_port
-    if any(runner.job_pid(cfg, j) for j in runner.job_names(None)):
-        port = free_port_block(3, port + 3)
-        log.warning("bench: the stack's own jobs are running and share the CPUs; the benchmark's jobs use metrics ports %d-%d",
-                    port, port + 2)
-        machine["other_jobs_running"] = True
-    with patched_environ(bench_overrides(cfg, time.strftime("%Y%m%d%H%M%S"), port)):
+    ports = None  # the benchmark's own Flink cluster: on the configured ports, unless the stack's cluster holds them
+    if any(flink.cluster_pids(cfg).values()) or flink.overview(cfg) is not None:
+        ports = {"metrics": free_port_block(len(metrics_ports(cfg)), cfg.flink.metrics_port + 10),
+                 "rest": free_port(), "rpc": free_port()}
+        log.warning("bench: the stack's own Flink cluster is running and shares the CPUs; the benchmark's cluster is at "
+                    "http://%s:%d", cfg.flink.bind_host, ports["rest"])
+        machine["other_jobs_running"] = any(runner.job_id(cfg, j) for j in runner.job_names(None))
+    with patched_environ(bench_overrides(cfg, time.strftime("%Y%m%d%H%M%S"), ports)):
         bench = BenchRun(cfg, load_config(env=cfg.environment), sizes, progress)
         bench.sampler.start()
         try:
@@ -505,6 +584,7 @@ def run_bench(
         finally:
             peaks = bench.sampler.stop()
             runner.stop(bench.bcfg)
+            flink.stop_cluster(bench.bcfg)
             if not keep:
                 bench.cleanup()
             if not was_up and not keep:

@@ -45,14 +45,17 @@ __all__ = ['log', 'TX_COPY', 'ALERT_COPY', 'ALERT_SOURCES', 'DERIVED_TABLES', 'W
 def bench_overrides(
     cfg: Settings,  # the configured settings
     run_id: str,  # unique per run (consumer groups)
-    metrics_port: int | None = None,  # first of three free ports for the jobs' metrics (default: the configured one)
+    ports: dict[str, int] | None = None,  # the benchmark cluster's `metrics` (first of a block), `rest` and `rpc` ports (default: the configured ones)
 ) -> dict[str, str]:
-    "Environment overrides that point `load_config()` at the benchmark's topics, groups, database and run folder."
+    "Environment overrides that point `load_config()` at the benchmark's topics, groups, database, run folder and Flink cluster."
+    f = cfg.flink
+    ports = ports or {"metrics": f.metrics_port, "rest": f.rest_port, "rpc": f.rpc_port}
     env = {"STREAMFLOW_ENV": cfg.environment,
            "STREAMFLOW__PATHS__RUN_DIR": str(cfg.path(cfg.paths.run_dir) / "bench"),
            "STREAMFLOW__POSTGRES__DATABASE": f"{cfg.postgres.database}_bench",
            "STREAMFLOW__KAFKA__CLIENT_ID": f"{cfg.kafka.client_id}-bench-{run_id}",
-           "STREAMFLOW__FLINK__METRICS_PORT": str(metrics_port or cfg.flink.metrics_port)}
+           "STREAMFLOW__FLINK__METRICS_PORT": str(ports["metrics"]), "STREAMFLOW__FLINK__REST_PORT": str(ports["rest"]),
+           "STREAMFLOW__FLINK__RPC_PORT": str(ports["rpc"])}
     for section, t in cfg.kafka.topics.__dict__.items():
         env[f"STREAMFLOW__KAFKA__TOPICS__{section.upper()}__NAME"] = BENCH_PREFIX + t.name
     if cfg.postgres.dsn:  # an external server: the database is the DSN's

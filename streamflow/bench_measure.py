@@ -27,13 +27,15 @@ __all__ = ['log', 'SECTIONS', 'DEFAULT_SIZES', 'REQUIRED_KEYS', 'GOALS', 'BENCH_
            'rounded', 'flat_result']
 
 # %% ../nbs/96_bench_measure.ipynb #29030279
-SECTIONS = ("floors", "e2e", "latency", "warehouse", "rules")  # in the order they run
+SECTIONS = ("floors", "e2e", "latency", "long", "warehouse", "rules")  # in the order they run
 DEFAULT_SIZES: dict[str, int] = {
     "events": 200_000,  # pre-loaded events drained end to end (and scored offline, consumed plainly)
     "rate": 1_000,  # events/s of the steady load in the latency section
     "duration": 60,  # seconds of steady load
     "warehouse_rows": 1_000_000,  # bronze rows of the full medallion refresh
     "warehouse_increment": 10_000,  # new bronze rows of the incremental refresh
+    "long_events": 1_000_000,  # the long drain: does the stream slow down as its per-customer state grows?
+    "long_customers": 20_000,  # customers of the long drain's events
 }
 REQUIRED_KEYS = ("e2e_events_per_s", "floor_score_events_per_s", "floor_consume_events_per_s", "latency_alert_p50_s",
                  "latency_alert_p99_s", "latency_bronze_p99_s", "warehouse_full_1m_s", "warehouse_incremental_10k_s",
@@ -197,6 +199,9 @@ TABLE_ROWS: tuple[tuple[str, str, str], ...] = (  # (key, label, unit) in print 
     ("latency_bronze_p50_s", "latency: event -> bronze p50", "s"),
     ("latency_bronze_p95_s", "latency: event -> bronze p95", "s"),
     ("latency_bronze_p99_s", "latency: event -> bronze p99", "s"),
+    ("long_events_per_s", "long drain: all events, 3 jobs", "events/s"),
+    ("long_slowest_step_events_per_s", "long drain: slowest step", "events/s"),
+    ("long_last_step_events_per_s", "long drain: last step", "events/s"),
     ("warehouse_full_1m_s", "warehouse: full refresh", "s"),
     ("warehouse_full_server_cpu_s", "warehouse: full refresh, PostgreSQL CPU", "cpu-s"),
     ("warehouse_incremental_10k_s", "warehouse: incremental refresh", "s"),
@@ -230,7 +235,8 @@ def format_table(result: dict) -> str:
     sz = result.get("sizes", {})
     label = {"warehouse_full_1m_s": f"warehouse: full refresh, {sz.get('warehouse_rows', 0):,} rows",
              "warehouse_incremental_10k_s": f"warehouse: incremental, +{sz.get('warehouse_increment', 0):,} rows",
-             "e2e_events_per_s": f"end to end: drain {sz.get('events', 0):,} events, 3 jobs"}
+             "e2e_events_per_s": f"end to end: drain {sz.get('events', 0):,} events, 3 jobs",
+             "long_events_per_s": f"long drain: {sz.get('long_events', 0):,} events, {sz.get('long_customers', 0):,} customers"}
     other_size = {"warehouse_full_1m_s": sz.get("warehouse_rows", 1_000_000) != 1_000_000,
                   "latency_alert_p99_s": sz.get("rate", 1_000) != 1_000}  # the goal is for the issue's size only
     rows = [(label.get(k, lab), fmt_value(result.get(k)), unit,
@@ -323,6 +329,10 @@ def flat_result(
         "warehouse_full_1m_s": get("warehouse", "full_s"),
         "warehouse_incremental_10k_s": get("warehouse", "incremental_s"),
         "rules_diff_s": get("rules", "seconds"), "rules_diff_events_per_s": get("rules", "events_per_s"),
+        "long_events_per_s": get("long", "events_per_s"),
+        "long_slowest_step_events_per_s": min((s["events_per_s"] for s in get("long", "steps") or [] if s["events_per_s"]),
+                                              default=None),  # a step crossed within one poll has no rate of its own
+        "long_last_step_events_per_s": ((get("long", "steps") or [{}])[-1]).get("events_per_s"),
         "peak_rss_total_mb": round(peaks.peak_total, 1) if peaks.samples else None,
         "produce_events_per_s": get("preload", "events_per_s"),
         "e2e_startup_s": get("e2e", "startup_s"), "e2e_drain_s": get("e2e", "drain_s"),

@@ -223,9 +223,12 @@ def cmd_tune(args, cfg: Settings) -> int:
 
 # %% ../nbs/90_cli.ipynb #67aa85a0
 def cmd_services(args, cfg: Settings) -> int:
-    "Start, stop or show the local Kafka broker and PostgreSQL server."
+    "Start, stop or show the local PostgreSQL, Kafka broker and Flink session cluster."
     from streamflow import services
 
+    if args.action == "down":  # the jobs first, with savepoints: `jobs start` resumes from them
+        from streamflow.jobs import runner
+        runner.stop(cfg)
     rows = {"up": services.up, "down": services.down, "status": services.status}[args.action](cfg)
     for r in rows:
         health = "healthy" if r.get("healthy") else ("stopped" if not r.get("pid") else "unhealthy")
@@ -377,13 +380,18 @@ def cmd_seed(args, cfg: Settings) -> int:
 
 # %% ../nbs/90_cli.ipynb #959d6948
 def cmd_jobs(args, cfg: Settings) -> int:
-    "Start, stop or show the PyFlink jobs on the local MiniCluster."
+    "Start, stop (with a savepoint), savepoint or show the PyFlink jobs on the local Flink session cluster."
     from streamflow.jobs import runner
 
-    fn = {"start": runner.start, "stop": runner.stop, "status": runner.status}[args.action]
-    rows = fn(cfg, args.names or None)
+    if args.action == "savepoint":
+        for job, where in runner.savepoint(cfg, args.names or None).items():
+            print(f"{job:<22} savepoint {where or 'FAILED (see the Flink web UI)'}")
+        return 0
+    rows = runner.start(cfg, args.names or None, fresh=args.fresh) if args.action == "start" else \
+        {"stop": runner.stop, "status": runner.status}[args.action](cfg, args.names or None)
     for r in rows:
-        print(f"{r['name']:<22} {r.get('state', '-'):<9} pid={r.get('pid') or '-'} log={r.get('log', '-')}")
+        print(f"{r['name']:<22} {r['state']:<10} job={r['job_id'] or '-'} resume_from={r['resume_from'] or '-'}")
+    print(f"Flink web UI: {rows[0]['ui'].split('/#')[0]}")
     return 0
 
 # %% ../nbs/90_cli.ipynb #89775e0f
@@ -412,7 +420,7 @@ def cmd_bench(args, cfg: Settings) -> int:
     from streamflow.bench_measure import format_table, result_line
 
     res = run_bench(cfg, events=args.events, rate=args.rate, duration=args.duration, warehouse_rows=args.warehouse_rows,
-                    warehouse_increment=args.warehouse_increment, skip=args.skip, seed=args.seed,
+                    warehouse_increment=args.warehouse_increment, long_events=args.long_events, skip=args.skip, seed=args.seed,
                     progress=not args.quiet, keep=args.keep)
     print(format_table(res))
     line = result_line(res)
@@ -478,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     tu.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
-    sv = add("services", cmd_services, "start, stop or show the local Kafka and PostgreSQL")
+    sv = add("services", cmd_services, "start, stop or show the local PostgreSQL, Kafka and Flink cluster")
     sv.add_argument("action", choices=["up", "down", "status"])
     bl = add("blacklist", cmd_blacklist, "add, lift or list blacklisted customers (applied by the running detector)",
              BLACKLIST_EXAMPLE)
@@ -530,8 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", cmd_migrate, "apply pending warehouse migrations")
     sd = add("seed", cmd_seed, "load reference data (customers, stores, products) into silver")
     sd.add_argument("--seed", type=int, default=None, help="generator seed (default: generator.seed from config)")
-    j = add("jobs", cmd_jobs, "start, stop or show the PyFlink jobs")
-    j.add_argument("action", choices=["start", "stop", "status"])
+    j = add("jobs", cmd_jobs, "start, stop (with a savepoint), savepoint or show the PyFlink jobs on the local Flink cluster")
+    j.add_argument("action", choices=["start", "stop", "savepoint", "status"])
+    j.add_argument("--fresh", action="store_true", help="start: ignore savepoints and checkpoints (empty state)")
     j.add_argument("names", nargs="*", help="job names (default: all three)")
     d = add("demo", cmd_demo, "run the whole local pipeline end to end and print where the results are")
     d.add_argument("--events", "-n", type=_positive_int, default=20_000, help="events to stream (default: 20000)")
@@ -546,8 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--events", "-n", type=_positive_int, default=B["events"],
                    help=f"events pre-loaded and drained end to end (default: {B['events']})")
     b.add_argument("--rate", type=_positive_int, default=B["rate"], help=f"events/s of the latency load (default: {B['rate']})")
-    b.add_argument("--duration", type=_positive_int, default=B["duration"],
-                   help=f"seconds of the latency load (default: {B['duration']})")
+    b.add_argument("--duration", type=_positive_int, default=B["duration"], help=f"seconds of the latency load (default: {B['duration']})")
+    b.add_argument("--long-events", type=_positive_int, default=B["long_events"], help=f"events of the long drain (default: {B['long_events']})")
     b.add_argument("--warehouse-rows", type=_positive_int, default=B["warehouse_rows"],
                    help=f"bronze rows of the full refresh (default: {B['warehouse_rows']})")
     b.add_argument("--warehouse-increment", type=_positive_int, default=B["warehouse_increment"],

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import Settings
 from .jobs import runner
+from .local.flink import ui_url
 from .world import configured_world
 
 # %% auto #0
@@ -139,7 +140,7 @@ def run_streaming_demo(
     gen = write_events(path, events, seed=seed, cfg=cfg, progress=progress, id_prefix=prefix, invalid_rate=invalid_rate)
     publish_blacklist_file(cfg, sidecar_paths(path)["blacklist"])
     t = cfg.kafka.topics
-    if fresh and any(runner.job_pid(cfg, j) for j in runner.JOB_NAMES):
+    if fresh and any(runner.job_id(cfg, j) for j in runner.JOB_NAMES):
         try:  # running jobs commit what they read at their next checkpoint: let them, so little is read twice
             runner.wait_for(lambda: not any(source_lag(cfg).values()), 3 * cfg.flink.checkpoint_interval_ms / 1000 + 10,
                             "the running jobs to commit their Kafka offsets")
@@ -240,7 +241,7 @@ def run_demo(
     return {"streaming": s, "offline": offline, "parity": parity, "batch": b, "rules": rules, "seconds": round(time.time() - t0, 1),
             "paths": {"events": str(paths["events"]), "labels": str(paths["labels"]), "scores": str(scores),
                       "logs": str(cfg.path(cfg.paths.run_dir) / "logs"), "reports": b["reports"],
-                      "rules_diff": str(rules["files"]["html"])}}
+                      "rules_diff": str(rules["files"]["html"]), "flink_ui": ui_url(cfg)}}
 
 # %% ../nbs/95_demo.ipynb #1554e59f
 def latency_line(s: dict) -> str:
@@ -278,6 +279,7 @@ def print_summary(out: dict) -> None:
     print("  reports     " + ("\n              ".join(p["reports"]) or "-"))
     print("  warehouse   eval \"$(.venv/bin/streamflow env)\"; psql \"$STREAMFLOW_PG_DSN\" -c 'select * from gold.agg_daily_fraud'")
     print("  notebooks   make lab (JupyterLab on 127.0.0.1); make airflow (the DAGs in Airflow's UI on 127.0.0.1)")
+    print(f"  flink ui    {p['flink_ui']} (job graphs, backpressure, checkpoints of the three jobs)")
     print("  stack       .venv/bin/streamflow services status; .venv/bin/streamflow jobs status; make down to stop")
     print(f"  rules diff  {p['rules_diff']}")
     from streamflow import rule_ops

@@ -82,6 +82,7 @@ def _reap_stale_stacks() -> None:
     "Stop and remove test stacks left behind by a pytest run that was killed before its teardown."
     import psutil
 
+    from streamflow.local.flink import stop_cluster
     from streamflow.local.kafka import stop_broker
     from streamflow.local.postgres import stop_server
 
@@ -93,6 +94,7 @@ def _reap_stale_stacks() -> None:
         if psutil.pid_exists(owner):
             continue
         cfg = load_config(environ={"STREAMFLOW__PATHS__RUN_DIR": str(d)})
+        stop_cluster(cfg)  # found by the run folder on their command lines, whatever their ports
         stop_broker(cfg)
         stop_server(cfg)
         shutil.rmtree(d, ignore_errors=True)
@@ -111,7 +113,7 @@ def isolated_stack() -> Iterator[Settings]:
     _reap_stale_stacks()
     run = Path(tempfile.mkdtemp(prefix=STACK_PREFIX))
     (run / "owner.pid").write_text(str(os.getpid()))
-    pg_port, kafka_port, controller_port = _free_ports(3)
+    pg_port, kafka_port, controller_port, rest_port, rpc_port = _free_ports(5)
     mp = pytest.MonkeyPatch()  # the job processes read their settings from the environment: point it at this stack
     for k in ("STREAMFLOW_PG_DSN", "STREAMFLOW__POSTGRES__DSN"):  # always the embedded server, never a shared one
         mp.delenv(k, raising=False)
@@ -120,13 +122,15 @@ def isolated_stack() -> Iterator[Settings]:
     mp.setenv("STREAMFLOW_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}")
     mp.setenv("STREAMFLOW__KAFKA__CONTROLLER_PORT", str(controller_port))
     mp.setenv("STREAMFLOW__FLINK__METRICS_PORT", str(_free_port_block(3)))  # a running dev stack keeps the defaults
-    # the tests start MiniClusters about forty times and stream a few thousand events each: the JVM's quick
-    # (C1-only) compiler starts a job in two thirds of the time; the jobs' behaviour does not depend on the JIT
+    mp.setenv("STREAMFLOW__FLINK__REST_PORT", str(rest_port))
+    mp.setenv("STREAMFLOW__FLINK__RPC_PORT", str(rpc_port))
+    # the tests submit jobs about forty times and stream a few thousand events each: the JVM's quick (C1-only)
+    # compiler starts the cluster and the submitting driver faster; the jobs' behaviour does not depend on the JIT
     jvm = load_config().flink.jvm_args
     mp.setenv("STREAMFLOW__FLINK__JVM_ARGS", jvm if TEST_JIT in jvm else f"{jvm} {TEST_JIT}")
     cfg = load_config()
     try:
-        up(cfg)
+        up(cfg, with_flink=False)  # `jobs start` starts the Flink cluster for the tests that run jobs
         migrate(cfg)
         yield cfg
     finally:

@@ -20,14 +20,14 @@ from streamflow.jobs import runner
 
 pytestmark = [pytest.mark.integration, pytest.mark.streaming]
 
-EVENTS, RATE, DURATION, ROWS, INCREMENT = 1500, 200, 5, 3000, 300
+EVENTS, RATE, DURATION, ROWS, INCREMENT, LONG = 1500, 200, 5, 3000, 300, 2000
 
 
 @pytest.mark.timeout(1800)
 def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
     out_file = tmp_path / "bench.json"
     code = main(["bench", "-n", str(EVENTS), "--rate", str(RATE), "--duration", str(DURATION), "--warehouse-rows",
-                 str(ROWS), "--warehouse-increment", str(INCREMENT), "--json", "-q", "--output", str(out_file)])
+                 str(ROWS), "--warehouse-increment", str(INCREMENT), "--long-events", str(LONG), "--json", "-q", "--output", str(out_file)])
     stdout = capsys.readouterr().out
     assert code == 0, stdout
     lines = stdout.strip().splitlines()
@@ -38,6 +38,11 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
     for k in REQUIRED_KEYS:
         assert isinstance(res[k], int | float) and res[k] > 0, (k, res[k])
     d = res["details"]
+    long = d["long"]  # the long drain: ten steps of a tenth each, their rates, and the overall rate
+    assert long["events"] == LONG and [s["to"] for s in long["steps"]] == [LONG // 10 * (i + 1) for i in range(10)]
+    rates = [s["events_per_s"] for s in long["steps"] if s["seconds"] > 0]  # tiny steps may end within one poll
+    assert rates and all(r > 0 for r in rates) and res["long_events_per_s"] > 0
+    assert res["long_slowest_step_events_per_s"] == min(rates)
     assert d["floors"]["score"]["events"] == d["floors"]["consume"]["events"] == d["preload"]["events"] == EVENTS
     e2e = d["e2e"]
     assert e2e["bronze_rows"] == EVENTS, "every pre-loaded event reached bronze"
@@ -58,7 +63,7 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
     assert res["rules_diff_events_per_s"] > 0 and rules["added"] + rules["removed"] > 0, "the candidate changes something"
 
     rss = res["peak_rss_mb"]
-    assert {"kafka", "postgres", *runner.job_names(None)} <= set(rss)
+    assert {"kafka", "postgres", "flink-jobmanager", "flink-taskmanager-0"} <= set(rss)
     assert res["peak_rss_total_mb"] >= max(v for k, v in rss.items() if k not in ("total", "bench-driver"))
     m = res["machine"]
     assert m["cpu_count"] >= 1 and m["kafka"] == stack.kafka.version and m["services_left_running"] is True
@@ -68,10 +73,12 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
 
     from streamflow.config import load_config
     from streamflow.kafka_auth import client_config
+    from streamflow.local.flink import cluster_pids
     from streamflow.warehouse import connect
 
     bench_cfg = load_config(environ={**os.environ, "STREAMFLOW__PATHS__RUN_DIR": str(stack.path(stack.paths.run_dir) / "bench")})
-    assert all(runner.job_pid(bench_cfg, j) is None for j in runner.job_names(None))
+    assert all(runner.job_id(bench_cfg, j) is None for j in runner.job_names(None))
+    assert not any(cluster_pids(bench_cfg).values()), "the benchmark's Flink cluster is stopped"
 
     topics = AdminClient(client_config(stack, "operator")).list_topics(timeout=10).topics
     assert not [t for t in topics if t.startswith(BENCH_PREFIX)] and stack.kafka.topics.transactions.name in topics

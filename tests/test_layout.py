@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rows", "olist", "messages"),  # rows and messages in those contracts, the figures the simulation is fitted to
     ("world", "rules"),  # the simulated shop; the rule engine
     ("generator", "importer", "scoring", "history", "tuning", "rulesets"),  # events in (made or imported), scored offline; rule versions
-    ("local.proc", "local.credentials", "kafka_auth", "local.kafka", "local.postgres", "services", "warehouse", "kafka_io", "flink_runtime", "connectors"),
+    ("local.proc", "local.credentials", "kafka_auth", "local.kafka", "local.postgres", "flink_runtime", "local.flink", "services", "warehouse", "kafka_io", "connectors"),
     ("pg_sink", "jobs.transaction_processor", "jobs.fraud_detector", "jobs.realtime_aggregator", "jobs.runner"),
     ("batch", "reporting", "rule_ops"),  # bronze -> silver -> gold, reports; rule sets diffed and published
     ("demo", "bench_measure", "bench_fixtures", "bench", "cli"),  # the whole line, end to end

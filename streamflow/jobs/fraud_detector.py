@@ -130,7 +130,10 @@ class FraudScorer(KeyedBroadcastProcessFunction):
     def open(self, ctx):
         from pyflink.common.time import Time
         ttl = (StateTtlConfig.new_builder(Time.days(self.ttl_days)).set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-               .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
+               .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+               # the heap backend's incremental cleanup, named: the default also builds a RocksDB filter whose Python
+               # constructor asks for a JVM gateway, which a TaskManager's embedded interpreter does not have
+               .disable_cleanup_in_background().cleanup_incrementally(5, False).build())
         descs = (ValueStateDescriptor(CUSTOMER_STATE, row_type(STATE_FIELDS)), ValueStateDescriptor(SHADOW_STATE, Types.STRING()))
         for d in descs:
             d.enable_time_to_live(ttl)  # an idle customer's profiles expire

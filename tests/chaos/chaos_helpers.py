@@ -10,7 +10,6 @@ import shutil
 import signal
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,12 @@ from pathlib import Path
 import psutil
 
 from streamflow.config import Settings
-from streamflow.flink_runtime import JOB_NAMES, flink_run_dir, job_log_file, job_metrics_port
+from streamflow.flink_runtime import JOB_NAMES, flink_run_dir
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
 from streamflow.kafka_io import control_snapshot, produce_events, publish_blacklist_file, read_topic, topic_offsets
-from streamflow.local import kafka, postgres
-from streamflow.local.proc import poll, tail
+from streamflow.local import flink, kafka, postgres
+from streamflow.local.proc import poll
 from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
 from streamflow.scoring import score_events
@@ -46,7 +45,7 @@ class Slice:
     "The stack as one test sees it: offsets where the test began, per topic and partition."
     cfg: Settings
     start: dict[str, dict[int, int]] = field(default_factory=dict)
-    log_marks: dict[str, int] = field(default_factory=dict)  # job -> size of its .out file at the start
+    log_marks: dict[str, int] = field(default_factory=dict)  # output file -> its size at the start
 
 
 def _admin(cfg: Settings):
@@ -96,23 +95,24 @@ def consumer_lag(cfg: Settings, group: str, topic: str, start: dict[int, int] | 
 
 
 def reset(cfg: Settings) -> Slice:
-    "Jobs stopped, services up, bronze empty, checkpoints gone, the jobs' groups at the end of their input topics."
+    "Jobs stopped, services up, bronze empty, checkpoints and savepoints gone, the jobs' groups at the end of their input topics."
     restore(cfg)
     with connect(cfg, "owner", autocommit=True) as conn:
         conn.execute("TRUNCATE bronze.raw_transactions, bronze.raw_fraud_alerts")
-    shutil.rmtree(flink_run_dir(cfg) / "checkpoints", ignore_errors=True)
+    for d in ("checkpoints", "savepoints"):
+        shutil.rmtree(flink_run_dir(cfg) / d, ignore_errors=True)
     s = Slice(cfg, {t.name: end_offsets(cfg, t.name) for t in cfg.kafka.topics.__dict__.values()})
     for job, group in job_groups(cfg).items():
         topic = job_input(cfg, job)
         set_group_offsets(cfg, group, topic, s.start[topic])
-    s.log_marks = {j: _size(runner.out_file(cfg, j)) for j in JOB_NAMES}
+    s.log_marks = {str(p): _size(p) for p in _outputs(cfg)}
     return s
 
 
 def restore(cfg: Settings) -> None:
-    "Stop the jobs and bring back whatever service a fault left down."
-    runner.stop(cfg)
+    "Bring back whatever a fault left down (services, Flink cluster), then stop the jobs."
     up(cfg)
+    runner.stop(cfg)
 
 
 def _size(p: Path) -> int:
@@ -124,23 +124,31 @@ def read_since(s: Slice, topic: str) -> list[tuple]:
     return read_topic(s.cfg, topic, start=s.start.get(topic, {}))  # seeks: the records before the slice are not read
 
 
+def _outputs(cfg: Settings) -> list[Path]:
+    "The job submitter's log and the TaskManagers' output: where the jobs' Python log lines go."
+    return [runner.submit_log(cfg), *runner.task_output(cfg)]
+
+
 def job_output(s: Slice, job: str) -> str:
-    "What job `job`'s process printed since the slice began (JSON log lines of its Python side)."
-    p = runner.out_file(s.cfg, job)
-    if not p.exists():
-        return ""
-    with open(p, "rb") as f:
-        f.seek(s.log_marks.get(job, 0))
-        return f.read().decode("utf-8", "replace")
+    "The log lines of job `job` printed since the slice began (by the submitter and inside the TaskManagers)."
+    out = []
+    for p in _outputs(s.cfg):
+        if p.exists():
+            with open(p, "rb") as f:
+                f.seek(s.log_marks.get(str(p), 0))
+                out.append(f.read().decode("utf-8", "replace"))
+    return "\n".join(line for line in "\n".join(out).splitlines() if f"streamflow.jobs.{job}" in line)
 
 
 def diagnostics(cfg: Settings, jobs: Iterable[str] = CORE_JOBS, lines: int = 25) -> str:
-    "The tails of the jobs' process output and Flink logs, for an assertion message."
+    "What became of the jobs, the TaskManagers' output and the cluster's Flink log failures, for an assertion message."
     out = []
     for j in jobs:
-        out.append(f"--- {j}: pid {runner.job_pid(cfg, j)}, restarts {num_restarts(cfg, j)}")
-        out.append(tail(runner.out_file(cfg, j), lines))
-        out.append(_flink_failures(job_log_file(cfg, j), lines))
+        out.append(f"--- {j}: job {runner.job_id(cfg, j)}, restarts {num_restarts(cfg, j)}")
+        out.append(runner.death_note(cfg, j))
+    for ident in flink.idents(cfg):
+        out.append(f"--- {ident}: pid {flink.process_pid(cfg, ident)}")
+        out.append(_flink_failures(flink.log_file(cfg, ident), lines))
     return "\n".join(out)
 
 
@@ -274,7 +282,7 @@ def wait_until(check: Callable[[], object], timeout: float, what: str, cfg: Sett
                jobs: Iterable[str] = CORE_JOBS, interval: float = 1.0) -> object:
     "`poll` `check` until truthy (exceptions count as not yet); fail with the jobs' logs if it never is or a job died."
     def jobs_there() -> None:
-        if cfg is not None and any(runner.job_pid(cfg, j) is None for j in jobs):
+        if cfg is not None and any(runner.job_id(cfg, j) is None for j in jobs):
             raise AssertionError(f"{what}: a job died\n{diagnostics(cfg, jobs)}")
     try:
         return poll(check, timeout, what, interval, jobs_there)
@@ -296,22 +304,28 @@ def settle(fn: Callable[[], object], seconds: float = 8.0, timeout: float = 300)
 
 # --- Flink job health ---------------------------------------------------------------------------------------------
 
-def prometheus_text(cfg: Settings, job: str) -> str | None:
-    "The raw Prometheus exposition of job `job`'s MiniCluster (None if it does not answer)."
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{job_metrics_port(cfg, job)}/metrics", timeout=3) as r:
-            return r.read().decode()
-    except OSError:
-        return None
-
-
 def num_restarts(cfg: Settings, job: str) -> float | None:
-    "Flink's `numRestarts` of job `job` (restarts by its restart strategy since the process started)."
-    text = prometheus_text(cfg, job)
-    if text is None:
-        return None
-    vals = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("flink_jobmanager_job_numRestarts")]
-    return max(vals) if vals else None
+    "Flink's `numRestarts` of job `job`'s live run (restarts by its restart strategy since it was submitted)."
+    m = runner.job_metrics(cfg, job)
+    return None if m is None else m["_restarts"]
+
+
+def kill_taskmanager(cfg: Settings, ident: str = "taskmanager-0") -> int:
+    "SIGKILL a TaskManager of the local cluster (its jobs' tasks die with it); the pid it had."
+    pid = flink.process_pid(cfg, ident)
+    assert pid is not None, f"{ident} is not running"
+    sigkill(pid)
+    assert flink.process_pid(cfg, ident) is None
+    return pid
+
+
+def kill_cluster(cfg: Settings) -> list[int]:
+    "SIGKILL every process of the local Flink cluster, TaskManagers first: the jobs and the JobManager's memory of them go."
+    pids = [p for p in reversed(list(flink.cluster_pids(cfg).values())) if p]
+    for pid in pids:
+        sigkill(pid)
+    assert not any(flink.cluster_pids(cfg).values())
+    return pids
 
 
 def bronze_stats(cfg: Settings) -> tuple[int, int, int]:

@@ -25,6 +25,8 @@ from chaos_helpers import (
     job_input,
     job_output,
     kill_broker,
+    kill_cluster,
+    kill_taskmanager,
     make_world,
     num_restarts,
     restart_postgres,
@@ -34,7 +36,7 @@ from chaos_helpers import (
 )
 
 from streamflow.jobs import runner
-from streamflow.local import kafka
+from streamflow.local import flink, kafka
 
 RATE = float(os.environ.get("STREAMFLOW_CHAOS_RATE", "1000"))  # events/s while a fault is injected (faster than the jobs)
 KILL_AT = 0.4  # inject the fault once this share of the events is on the topic (and some already in bronze)
@@ -45,11 +47,17 @@ def _bronze(cfg) -> int:
     return runner.bronze_counts(cfg)["raw_transactions"]
 
 
-def _start(s: Slice, jobs=CORE_JOBS) -> dict[str, int]:
-    "Start the jobs from an empty state and wait until they run; their pids."
+def _start(s: Slice, jobs=CORE_JOBS) -> dict[str, str]:
+    "Start the jobs from an empty state and wait until they run; their Flink job ids."
     runner.start(s.cfg, jobs, fresh=True)
-    runner.wait_running(s.cfg, jobs, timeout=600)  # a cold MiniCluster on a busy 2-core machine
-    return {j: runner.job_pid(s.cfg, j) for j in jobs}  # type: ignore[misc]
+    runner.wait_running(s.cfg, jobs, timeout=600)
+    return {j: runner.job_id(s.cfg, j) for j in jobs}  # type: ignore[misc]
+
+
+def _first_checkpoints(s: Slice) -> None:
+    "Wait until each core job has completed a checkpoint (what a crash makes them resume from)."
+    wait_until(lambda: all(runner.status(s.cfg, [j])[0]["resume_from"] for j in CORE_JOBS), TIMEOUT,
+               "a first checkpoint of each job", s.cfg)
 
 
 def _produced(s: Slice) -> int:
@@ -87,39 +95,60 @@ def test_kafka_broker_kill9_and_restart(chaos: Slice, tmp_path):
 
 
 @pytest.mark.timeout(TIMEOUT * 3)
-def test_flink_minicluster_kill9_and_restart_from_checkpoint(chaos: Slice, tmp_path):
+def test_flink_taskmanager_kill9_jobs_recover_on_a_new_one(chaos: Slice, tmp_path):
+    "The TaskManager dies mid-stream; a new one registers; Flink restarts the same jobs there from their checkpoints."
     cfg = chaos.cfg
     world = make_world(cfg, tmp_path, EVENTS, seed=8102)
-    _start(chaos)
-    wait_until(lambda: all(runner.status(cfg, [j])[0]["checkpoint"] for j in CORE_JOBS), TIMEOUT,
-               "a first checkpoint of each job", cfg)
+    ids = _start(chaos)
+    _first_checkpoints(chaos)
     producer = BackgroundProducer(cfg, world.lines, rate=RATE)
     producer.start()
     at = _mid_stream(chaos, EVENTS, producer)
-    runner.kill(cfg, CORE_JOBS)  # SIGKILL both MiniClusters (process groups: Python + JVM)
-    assert all(runner.job_pid(cfg, j) is None for j in CORE_JOBS)
-    runner.start(cfg, CORE_JOBS)  # not fresh: each resumes from its latest retained checkpoint
+    pid = kill_taskmanager(cfg)
+    flink.start_cluster(cfg)  # what Kubernetes does for a TaskManager pod: a new one
+    assert flink.process_pid(cfg, "taskmanager-0") not in (None, pid)
+    assert producer.result(TIMEOUT) == EVENTS
+    res = assert_no_loss_no_duplicates_parity(chaos, world, TIMEOUT)
+    assert {j: runner.job_id(cfg, j) for j in CORE_JOBS} == ids, "the same jobs, restarted by Flink, not resubmitted"
+    restarts = {j: num_restarts(cfg, j) for j in CORE_JOBS}
+    assert all(r and r >= 1 for r in restarts.values()), restarts
+    print(f"\nTaskManager killed at {at}; {res}; job restarts {restarts}")
+
+
+@pytest.mark.timeout(TIMEOUT * 3)
+def test_flink_cluster_kill9_and_restart_from_checkpoint(chaos: Slice, tmp_path):
+    "JobManager and TaskManager die mid-stream: the cluster forgets the jobs; `jobs start` resumes each from its checkpoint."
+    cfg = chaos.cfg
+    world = make_world(cfg, tmp_path, EVENTS, seed=8104)
+    _start(chaos)
+    _first_checkpoints(chaos)
+    producer = BackgroundProducer(cfg, world.lines, rate=RATE)
+    producer.start()
+    at = _mid_stream(chaos, EVENTS, producer)
+    kill_cluster(cfg)
+    assert all(runner.job_id(cfg, j) is None for j in CORE_JOBS)
+    runner.start(cfg, CORE_JOBS)  # starts the cluster; not fresh: each job resumes from its latest retained checkpoint
     runner.wait_running(cfg, CORE_JOBS, timeout=600)
     for j in CORE_JOBS:
         assert "resuming from checkpoint" in job_output(chaos, j), f"{j} did not resume from its checkpoint"
     assert producer.result(TIMEOUT) == EVENTS
     res = assert_no_loss_no_duplicates_parity(chaos, world, TIMEOUT)
-    print(f"\nMiniClusters killed at {at}; {res}")
+    print(f"\nFlink cluster killed at {at}; {res}")
 
 
 @pytest.mark.timeout(TIMEOUT * 3)
 def test_postgres_restart_mid_stream(chaos: Slice, tmp_path):
     cfg = chaos.cfg
     world = make_world(cfg, tmp_path, EVENTS, seed=8103)
-    pids = _start(chaos)
+    ids = _start(chaos)
     producer = BackgroundProducer(cfg, world.lines, rate=RATE)
     producer.start()
     at = _mid_stream(chaos, EVENTS, producer)
     down_s = restart_postgres(cfg, down_s=5)
     assert producer.result(TIMEOUT) == EVENTS
     res = assert_no_loss_no_duplicates_parity(chaos, world, TIMEOUT)
-    assert {j: runner.job_pid(cfg, j) for j in CORE_JOBS} == pids, \
-        "the jobs recovered inside their MiniClusters (restart strategy), without a process restart"
+    assert {j: runner.job_id(cfg, j) for j in CORE_JOBS} == ids, \
+        "the jobs recovered by their restart strategy, without a resubmission"
     restarts = {j: num_restarts(cfg, j) for j in CORE_JOBS}
     print(f"\nPostgreSQL restarted at {at}, down {down_s:.1f}s; {res}; job restarts {restarts}")
 

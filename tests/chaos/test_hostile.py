@@ -49,10 +49,11 @@ HOSTILE = 1_200
 TIMEOUT = timeout_for(VALID + HOSTILE)
 
 
-def _start(s: Slice) -> dict[str, int]:
+def _start(s: Slice) -> dict[str, str]:
+    "Start the three jobs fresh; their Flink job ids."
     runner.start(s.cfg, JOB_NAMES, fresh=True)
-    runner.wait_running(s.cfg, JOB_NAMES, timeout=600)  # a cold MiniCluster on a busy 2-core machine
-    return {j: runner.job_pid(s.cfg, j) for j in JOB_NAMES}  # type: ignore[misc]
+    runner.wait_running(s.cfg, JOB_NAMES, timeout=600)
+    return {j: runner.job_id(s.cfg, j) for j in JOB_NAMES}  # type: ignore[misc]
 
 
 def _bronze_rows(s: Slice) -> list[tuple[int, int, str | None, str]]:
@@ -72,7 +73,7 @@ def _routes(s: Slice, records: list[bytes]) -> dict[str, list]:
     return {"produced": produced, "bronze": bronze, "dlq": dlq, "dlq_by_src": dlq_by_src}  # type: ignore[dict-item]
 
 
-def _assert_routed(s: Slice, records: list[bytes], hostile: list[Hostile], pids: dict[str, int]) -> dict:
+def _assert_routed(s: Slice, records: list[bytes], hostile: list[Hostile], ids: dict[str, str]) -> dict:
     "produced = bronze + DLQ record by record, each hostile record where its label says, reasons, no restarts."
     cfg = s.cfg
     to_dlq = {h.raw for h in hostile if h.route == DLQ}
@@ -86,7 +87,7 @@ def _assert_routed(s: Slice, records: list[bytes], hostile: list[Hostile], pids:
     r = _routes(s, records)
     produced, bronze, dlq_by_src = r["produced"], r["bronze"], r["dlq_by_src"]
     restarts = {j: num_restarts(cfg, j) for j in JOB_NAMES}
-    assert {j: runner.job_pid(cfg, j) for j in JOB_NAMES} == pids, f"a job process died\n{diagnostics(cfg, JOB_NAMES)}"
+    assert {j: runner.job_id(cfg, j) for j in JOB_NAMES} == ids, f"a job ended\n{diagnostics(cfg, JOB_NAMES)}"
     assert all(v == 0 for v in restarts.values()), f"job restarts {restarts}\n{diagnostics(cfg, JOB_NAMES)}"
     assert len(r["dlq"]) == len(dlq_by_src), "one dead letter per rejected record (no job restart replays)"
     assert not set(bronze) & set(dlq_by_src), "no record both in bronze and in the DLQ"

@@ -8,6 +8,9 @@ letters with their reasons.
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pytest
 
 from streamflow.config import Settings
@@ -27,6 +30,14 @@ def test_demo_runs_twice_in_a_row(own_stack: Settings, tmp_path):
     cfg.paths.outputs_dir = tmp_path / "outputs"
     try:
         runs = [run_demo(cfg, events=EVENTS, progress=False) for _ in range(2)]
+        # the address the demo prints is the Flink web UI, and its REST API shows the three jobs running
+        ui = runs[-1]["paths"]["flink_ui"]
+        assert ui == f"http://127.0.0.1:{cfg.flink.rest_port}"
+        with urllib.request.urlopen(ui + "/", timeout=10) as r:
+            assert "Apache Flink Web Dashboard" in r.read().decode()
+        with urllib.request.urlopen(ui + "/jobs/overview", timeout=10) as r:
+            jobs = json.loads(r.read())["jobs"]
+        assert sorted(j["name"] for j in jobs if j["state"] == "RUNNING") == sorted(runner.JOB_NAMES), jobs
     finally:
         runner.stop(cfg)
     for out in runs:

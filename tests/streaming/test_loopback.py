@@ -1,7 +1,7 @@
 """The local stack listens on loopback only (issue 18): with Kafka, PostgreSQL and the three jobs running, every
 listening TCP socket and every bound UDP socket of their process trees (the broker JVM, the postmaster and its
-backends, each job's Python driver and its MiniCluster JVM) is on a loopback address. A laptop on a shared network
-exposes nothing: no Flink RPC, blob or data port, no metrics endpoint, no Python-side server."""
+backends, the Flink JobManager and TaskManager running the jobs) is on a loopback address. A laptop on a shared
+network exposes nothing: no Flink web UI, RPC, blob or data port, no metrics endpoint, no Python-side server."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from streamflow.config import Settings
 from streamflow.jobs import runner
+from streamflow.local.flink import cluster_pids
 from streamflow.local.kafka import broker_pid
 from streamflow.local.postgres import server_pid
 
@@ -48,10 +49,12 @@ def test_every_socket_of_the_running_stack_is_on_loopback(own_stack: Settings):
     try:
         runner.start(cfg, fresh=True)
         runner.wait_running(cfg, timeout=600)
-        pids = [broker_pid(cfg), server_pid(cfg), *(runner.job_pid(cfg, j) for j in runner.JOB_NAMES)]
+        pids = [broker_pid(cfg), server_pid(cfg), *cluster_pids(cfg).values()]
         assert all(pids), pids
         sockets = listening(pids)  # type: ignore[arg-type]
-        assert len(sockets) >= 6  # Kafka's two listeners, PostgreSQL, three metrics endpoints at least
+        # Kafka's two listeners, PostgreSQL, and of Flink: the web UI/REST, RPC, BLOB, data, two metrics endpoints
+        assert len(sockets) >= 8, sockets
+        assert cfg.flink.rest_port in {port for _, port, *_ in sockets}
         exposed = sorted(s for s in sockets if not loopback(s[0]))
         assert exposed == [], "\n".join(f"{ip}:{port}/{kind} {proc}" for ip, port, kind, proc in exposed)
     finally:

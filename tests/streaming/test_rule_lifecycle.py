@@ -199,18 +199,18 @@ def test_publish_mid_stream_switches_exactly_at_the_recorded_point(stack: Settin
 
 def test_kill9_right_after_a_publish_keeps_the_published_version(stack: Settings, detector: dict, world: dict,
                                                                 candidates: list, published: dict):
-    runner.wait_for(lambda: all(s["checkpoint"] for s in runner.status(stack, [JOB])), TIMEOUT, "a checkpoint")
-    pid = runner.job_pid(stack, JOB)
+    runner.wait_for(lambda: all(s["resume_from"] for s in runner.status(stack, [JOB])), TIMEOUT, "a checkpoint")
+    jid = runner.job_id(stack, JOB)
 
     def publish_then_kill() -> dict:
         r = rule_ops.publish(stack, candidates[1], "test", "then crash", "candidate 2", wait=0)
-        runner.kill(stack, [JOB])  # SIGKILL the MiniCluster right after the rules message is on the topic
+        runner.kill(stack, [JOB])  # cancel, no savepoint, right after the rules message is on the topic: a crash
         return r
 
     r = _produce_while(stack, world["batches"][1], publish_then_kill)
     runner.start(stack, [JOB])  # resumes from the last checkpoint, before the publish
     runner.wait_running(stack, [JOB], timeout=TIMEOUT)
-    assert runner.job_pid(stack, JOB) != pid
+    assert runner.job_id(stack, JOB) != jid
     t = stack.kafka.topics
     scored_from = {p: 0 for p in range(t.scored.partitions)} | detector[t.scored.name]
     switch = rule_ops.observe_switch(stack, r["version"], scored_from, sorted(r["planned_offsets"]), 120)
@@ -220,7 +220,7 @@ def test_kill9_right_after_a_publish_keeps_the_published_version(stack: Settings
     want = _check(stack, detector, segments, _ids(world["batches"][:2]))
     world["segments"] = segments
     assert {v for v, _ in want.values()} == {rules_version(stack.fraud_rules), published["version"], r["version"]}
-    assert "resuming from checkpoint" in runner.out_file(stack, JOB).read_text()
+    assert "resuming from checkpoint" in runner.submit_log(stack).read_text()
 
 
 def test_rollback_and_bad_control_messages(stack: Settings, detector: dict, world: dict, candidates: list,

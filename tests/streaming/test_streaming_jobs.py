@@ -2,7 +2,7 @@
 
 The jobs run once per module (`jobs`); the data comes from fixtures, so each test can run alone or in any order:
 `batch1` produces the first batch (valid events with invalid records interleaved), `batch2` the second one while
-two MiniClusters are killed and restarted mid-stream. Each batch records the source offsets it occupies, and each
+two jobs are cancelled without a savepoint (a crash) and restarted mid-stream. Each batch records the source offsets it occupies, and each
 test looks only at the rows, dead letters, alerts and windows of the batches it asked for. The blacklist test uses
 customers and a store of its own, with event times before the batches, so it changes nothing the others check.
 
@@ -24,11 +24,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streamflow.config import Settings
-from streamflow.flink_runtime import job_tmp_dir
 from streamflow.generator import sidecar_paths, write_events
 from streamflow.jobs import runner
 from streamflow.jobs.realtime_aggregator import acc_add, metric_record
 from streamflow.kafka_io import produce_events, publish_blacklist, publish_blacklist_file, read_topic, topic_offsets
+from streamflow.local.flink import cluster_dir
 from streamflow.messages import dlq_original
 from streamflow.models import Transaction, parse_record
 from streamflow.rules import RuleEngine
@@ -220,14 +220,14 @@ def batch1(stack: Settings, jobs, world: dict) -> Batch:
 def batch2(stack: Settings, batch1: Batch, world: dict) -> Batch:
     "The second batch, produced at 400/s while the processor and the detector are SIGKILLed and restarted."
     crashed = ["transaction-processor", "fraud-detector"]
-    runner.wait_for(lambda: all(s["checkpoint"] for s in runner.status(stack, crashed)), TIMEOUT,
+    runner.wait_for(lambda: all(s["resume_from"] for s in runner.status(stack, crashed)), TIMEOUT,
                     "a checkpoint of each job before the crash")
     base = runner.bronze_counts(stack)["raw_transactions"]
     done: list[Batch] = []
     producer = threading.Thread(target=lambda: done.append(_produce(stack, world["batch2"], rate=400)))
     producer.start()
     runner.wait_for(lambda: runner.bronze_counts(stack)["raw_transactions"] >= base + N2 // 4, TIMEOUT, "mid-stream")
-    runner.kill(stack, crashed)  # SIGKILL both MiniClusters mid-stream
+    runner.kill(stack, crashed)  # cancel both mid-stream, no savepoint: a crash (a TaskManager's kill -9: tests/chaos)
     producer.join()
     runner.start(stack, crashed)  # resumes from the last checkpoints
     assert done, "the producer delivered the second batch"
@@ -245,9 +245,9 @@ def test_bronze_exact_and_dlq(stack: Settings, batch1: Batch):
         "the DLQ keeps the original bytes"
     reasons = [d["reason"] for d in dlq]
     assert all(reasons) and any("json" in r for r in reasons) and any("amount" in r for r in reasons)
-    for job in runner.job_names(None):  # the MiniClusters' extracted jars and working files: in the run folder, not /tmp
-        names = [p.name for p in job_tmp_dir(stack, job).iterdir()]
-        assert any(n.startswith("minicluster_") for n in names) and any(n.startswith("flink-rpc-") for n in names), names
+    # the cluster's extracted jars and working files: in the run folder, not /tmp
+    names = [p.name for p in (cluster_dir(stack) / "tmp").iterdir()]
+    assert any(n.startswith("flink-io-") for n in names) and any(n.startswith("flink-rpc-") for n in names), names
 
 
 def test_alerts_match_offline_scorer(stack: Settings, world: dict, batch1: Batch):
@@ -287,7 +287,7 @@ def test_crash_and_restart_no_loss_no_duplicates(stack: Settings, world: dict, b
     rows, positions, ids = _wait_bronze(stack, batch2)
     assert rows == positions == ids == N2, "no loss, no duplicate bronze rows after the crash"
     assert _bronze_in(stack, batch1.span) == (N1, N1, N1), "the first batch untouched"
-    out = (runner.out_file(stack, "fraud-detector")).read_text()
+    out = runner.submit_log(stack).read_text()
     assert "resuming from checkpoint" in out, "the restarted detector resumed from its checkpoint"
     want = _expected_alerts(stack, world["lines"], world["blacklist"])
     runner.wait_for(lambda: set(_alerts(stack)) >= set(want), TIMEOUT, "alerts after restart")
@@ -321,7 +321,7 @@ def test_scored_topic_exactly_once_per_source_partition(stack: Settings, world: 
 def test_blacklist_update_without_restart(stack: Settings, world: dict, jobs):
     # a restart of the detector (the crash test's) may still be in progress: its metrics appear once it is open
     runner.wait_running(stack, ["fraud-detector"], timeout=TIMEOUT)
-    pid = runner.job_pid(stack, "fraud-detector")
+    jid = runner.job_id(stack, "fraud-detector")
     before = runner.job_metrics(stack, "fraud-detector")["control_messages"]
     # customers and a store of this test's own, two days before the batches: no state, window or watermark of
     # the other tests is touched (the aggregator may drop these events as late; its test allows for that)
@@ -345,7 +345,7 @@ def test_blacklist_update_without_restart(stack: Settings, world: dict, jobs):
     produce_events(stack, [event(2), event(3, listed)], progress=False)
     runner.wait_for(lambda: f"{BL_PREFIX}-3" in _alerts(stack), 120, "the sentinel's alert")
     assert f"{BL_PREFIX}-2" not in _alerts(stack) or "FR-005" not in _alerts(stack)[f"{BL_PREFIX}-2"][1]
-    assert runner.job_pid(stack, "fraud-detector") == pid, "no restart happened"
+    assert runner.job_id(stack, "fraud-detector") == jid, "no restart happened"
 
 
 def test_aggregator_windows_match_offline(stack: Settings, world: dict, batch2: Batch):
