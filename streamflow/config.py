@@ -132,10 +132,10 @@ class Flink(_Section):
     jvm_args: str = "-XX:+UseSerialGC"  # extra flags of every local Flink JVM (JVM_ARGS); the heap follows the sizes below
     rest_port: int = Field(default=18081, ge=1, le=65535)  # the local session cluster's web UI and REST API, on bind_host
     rpc_port: int = Field(default=16123, ge=1, le=65535)  # its JobManager's RPC; the other cluster ports are picked free
-    taskmanagers: int = Field(default=1, ge=1, le=4)  # TaskManager processes (ADR-023: measured)
-    slots: int = Field(default=3, ge=1)  # task slots per TaskManager
+    taskmanagers: int = Field(default=2, ge=1, le=4)  # TaskManager processes (ADR-023: measured)
+    slots: int = Field(default=2, ge=1)  # task slots per TaskManager
     jobmanager_memory: str = "1024m"  # jobmanager.memory.process.size
-    taskmanager_memory: str = "1280m"  # taskmanager.memory.process.size
+    taskmanager_memory: str = "1024m"  # taskmanager.memory.process.size
     savepoint_timeout_s: int = Field(default=120, ge=1)  # `jobs stop` cancels a job whose savepoint takes longer
 
 class Airflow(_Section):

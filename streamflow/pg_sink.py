@@ -32,7 +32,7 @@ def columns(rows: list, n_cols: int) -> list[list]:
     return cols
 
 def write_batch(conn, sql: str, rows: list, n_cols: int) -> int:
-    "Run one `INSERT ... SELECT FROM unnest(%s, ...)` for `rows`; the number of rows inserted."
+    "Run one `INSERT ... SELECT FROM unnest(%b, ...)` for `rows`; the number of rows inserted."
     if not rows:
         return 0
     cols = columns(rows, n_cols)

@@ -68,12 +68,14 @@ def insert_sql(
     fields: tuple[Field, ...],  # the row, one array parameter per field
     constants: dict[str, str] | None = None,  # more columns, set to these SQL literals
 ) -> str:
-    "A batched `INSERT ... SELECT FROM unnest(%s::type[], ...) ON CONFLICT DO NOTHING` for rows of `fields`."
+    "A batched `INSERT ... SELECT FROM unnest(%b::type[], ...) ON CONFLICT DO NOTHING` for rows of `fields`."
     constants = constants or {}
     alias = [f"c{i}" for i in range(len(fields))]
     cols = ", ".join([*names(fields), *constants])
     select = ", ".join([f"{a}::{f.pg}" if f.pg else a for a, f in zip(alias, fields, strict=True)] + list(constants.values()))
-    arrays = ", ".join(f"%s::{PG_ARRAYS[f.type]}[]" for f in fields)
+    # %b: the arrays go in PostgreSQL's binary format, packed in C; the text format escapes every element in Python
+    # (measured: 23 ms of CPU per 1,000 bronze rows, against 1.3 ms; docs/BENCHMARKS.md)
+    arrays = ", ".join(f"%b::{PG_ARRAYS[f.type]}[]" for f in fields)
     return (f"INSERT INTO {table} ({cols})\nSELECT {select}\nFROM unnest({arrays}) AS u({', '.join(alias)})\n"
             "ON CONFLICT DO NOTHING")
 

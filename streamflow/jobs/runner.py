@@ -20,9 +20,9 @@ from ..local.proc import ServiceError, poll, tail
 
 # %% auto #0
 __all__ = ['LIVE', 'FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'job_module', 'job_names', 'cluster_jobs',
-           'live_job', 'job_id', 'task_output', 'submit_log', 'metric_job_label', 'parse_prometheus',
-           'cluster_metrics_text', 'job_metrics', 'status', 'submit_main', 'start', 'savepoint', 'stop', 'kill',
-           'death_note', 'wait_for', 'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze',
+           'live_job', 'job_id', 'job_taskmanagers', 'task_output', 'submit_log', 'metric_job_label',
+           'parse_prometheus', 'cluster_metrics_text', 'job_metrics', 'status', 'submit_main', 'start', 'savepoint',
+           'stop', 'kill', 'death_note', 'wait_for', 'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze',
            'progress_marks', 'wait_processed']
 
 # %% ../../nbs/45_jobs.ipynb #02d7bd45
@@ -57,6 +57,16 @@ def job_id(cfg: Settings, job: str) -> str | None:
     "The Flink job id of job `job`'s live run (a new id after each `start`), or None."
     j = live_job(cfg, job)
     return j["jid"] if j else None
+
+def job_taskmanagers(cfg: Settings, job: str) -> list[str]:
+    "The TaskManagers (`local.flink` idents: their resource ids) that run job `job`'s tasks now; [] if it does not run."
+    jid = job_id(cfg, job)
+    if jid is None:
+        return []
+    found: set[str] = set()
+    for v in rest(cfg, f"/jobs/{jid}").get("vertices", []):
+        found |= {t["taskmanager-id"] for t in rest(cfg, f"/jobs/{jid}/vertices/{v['id']}/taskmanagers").get("taskmanagers", [])}
+    return sorted(found)
 
 def task_output(cfg: Settings) -> list[Path]:
     "The files the TaskManagers print to: the jobs' Python JSON log lines land there."

@@ -83,13 +83,14 @@ def cluster_configuration(cfg: Settings) -> dict[str, str]:
         "blob.server.port": "0", "taskmanager.rpc.port": "0", "taskmanager.data.port": "0",
         "jobmanager.memory.process.size": f.jobmanager_memory, "taskmanager.memory.process.size": f.taskmanager_memory,
         "taskmanager.memory.managed.fraction": "0.05", "taskmanager.numberOfTaskSlots": str(f.slots),
-        "cluster.evenly-spread-out-slots": "true",  # several TaskManagers: spread the jobs, not fill the first
+        "taskmanager.load-balance.mode": "SLOTS",  # several TaskManagers: spread the jobs, not fill the first
         "heartbeat.interval": "2000", "heartbeat.timeout": "10000",
         "metrics.reporter.prom.factory.class": REPORTER_FACTORY, "metrics.reporter.prom.host": host,
         "metrics.reporter.prom.port": f"{ports[0]}-{ports[-1]}",
         "python.execution-mode": f.execution_mode, "python.executable": sys.executable,
         "io.tmp.dirs": str(cluster_dir(cfg) / "tmp"), "web.tmpdir": str(cluster_dir(cfg) / "tmp" / "web"),
         "web.submit.enable": "false", "web.cancel.enable": "true",  # jobs come from `streamflow jobs start`, not uploads
+        "rest.flamegraph.enabled": "true",  # the UI's flame graphs of each operator's JVM threads (docs/BENCHMARKS.md)
     }
 
 # %% ../../nbs/37_flink_cluster.ipynb #4ec6d619
@@ -150,8 +151,9 @@ def _start(cfg: Settings, ident: str) -> int:
     import pyflink
     script = Path(pyflink.__file__).parent / "bin" / ("jobmanager.sh" if ident == "jobmanager" else "taskmanager.sh")
     (cluster_dir(cfg) / f"flink-{ident}-{'standalonesession' if ident == 'jobmanager' else 'taskexecutor'}.pid").unlink(missing_ok=True)
-    return spawn(["bash", str(script), "start-foreground", "-D", process_mark(cfg, ident)], out_file(cfg, ident), pid_file(cfg, ident),
-                 env=process_env(cfg, ident))
+    named = [] if ident == "jobmanager" else ["-D", f"taskmanager.resource-id={ident}"]  # its id in the UI and REST API
+    return spawn(["bash", str(script), "start-foreground", "-D", process_mark(cfg, ident), *named], out_file(cfg, ident),
+                 pid_file(cfg, ident), env=process_env(cfg, ident))
 
 def _failed(cfg: Settings, ident: str, pid: int, e: Exception) -> ServiceError:
     how = exit_status(pid)

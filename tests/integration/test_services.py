@@ -12,17 +12,20 @@ from streamflow.local.proc import port_open
 from streamflow.services import env_exports, status, up
 
 
-def test_status_reports_both_services_healthy(stack):
+def test_status_reports_the_three_services_healthy(stack):
+    up(stack)  # the test stack starts Flink only when jobs start; `services up` starts it too
     rows = {r["name"]: r for r in status(stack)}
-    assert set(rows) == {"postgres", "kafka"}
+    assert set(rows) == {"postgres", "kafka", "flink"}
     assert rows["postgres"]["port"] == stack.postgres.port
     assert rows["kafka"]["port"] == int(stack.kafka.bootstrap.rsplit(":", 1)[1])
+    assert rows["flink"]["port"] == stack.flink.rest_port and rows["flink"]["ui"] == f"http://127.0.0.1:{stack.flink.rest_port}"
     for r in rows.values():
         assert r["healthy"] is True and isinstance(r["pid"], int) and r["pid"] > 0
         assert r["log"].startswith(str(stack.path(stack.paths.run_dir)))
 
 
 def test_up_is_idempotent(stack):
+    up(stack)
     before = {r["name"]: r["pid"] for r in status(stack)}
     after = {r["name"]: r["pid"] for r in up(stack)}
     assert after == before  # nothing restarted
