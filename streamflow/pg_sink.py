@@ -53,7 +53,8 @@ def write_rows(conn, sql: str, rows: list, n_cols: int) -> tuple[int, list[tuple
             inserted += write_batch(conn, sql, [row], n_cols)
         except psycopg.DataError as e:
             msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            # sqlstate None: psycopg refused to send it (e.g. a NUL byte), the server never saw the row
+            # sqlstate None: psycopg refused to send it, the server never saw the row; a NUL byte in text reaches the
+            # server (binary parameters) and comes back as 22021
             why = f"database refused the row ({e.sqlstate})" if e.sqlstate else "row cannot be sent to the database"
             refused.append((row, f"{why}: {msg}"))
     return inserted, refused
