@@ -134,8 +134,8 @@ class Flink(_Section):
     rpc_port: int = Field(default=16123, ge=1, le=65535)  # its JobManager's RPC; the other cluster ports are picked free
     taskmanagers: int = Field(default=2, ge=1, le=4)  # TaskManager processes (ADR-023: measured)
     slots: int = Field(default=2, ge=1)  # task slots per TaskManager
-    jobmanager_memory: str = "1024m"  # jobmanager.memory.process.size
-    taskmanager_memory: str = "1024m"  # taskmanager.memory.process.size
+    jobmanager_memory: str = "768m"  # jobmanager.memory.process.size
+    taskmanager_memory: str = "896m"  # taskmanager.memory.process.size
     savepoint_timeout_s: int = Field(default=120, ge=1)  # `jobs stop` cancels a job whose savepoint takes longer
 
 class Airflow(_Section):
