@@ -211,26 +211,35 @@ def _await_operations(cfg: Settings, triggered: dict[str, tuple[str, str]], time
 
 def savepoint(cfg: Settings, names: Iterable[str] | None = None, stop_job: bool = False) -> dict[str, str | None]:
     "Take a savepoint of each running job (and stop it, with `stop_job`); job -> savepoint folder (None: it failed)."
-    triggered = {}
+    triggered: dict[str, tuple[str, str]] = {}
+    refused: dict[str, str | None] = {}
     for job in job_names(names):
         jid = job_id(cfg, job)
         if jid is None:
             continue
         target = savepoint_dir(cfg, job).resolve().as_uri()
-        ans = (rest(cfg, f"/jobs/{jid}/stop", "POST", {"targetDirectory": target, "drain": False}) if stop_job else
-               rest(cfg, f"/jobs/{jid}/savepoints", "POST", {"target-directory": target, "cancel-job": False}))
+        try:
+            ans = (rest(cfg, f"/jobs/{jid}/stop", "POST", {"targetDirectory": target, "drain": False}) if stop_job else
+                   rest(cfg, f"/jobs/{jid}/savepoints", "POST", {"target-directory": target, "cancel-job": False}))
+        except ServiceError:  # e.g. a job that is restarting: no savepoint now
+            refused[job] = None
+            continue
         triggered[job] = (jid, ans["request-id"])
-    return _await_operations(cfg, triggered, cfg.flink.savepoint_timeout_s)
+    return {**_await_operations(cfg, triggered, cfg.flink.savepoint_timeout_s), **refused}
 
 def stop(cfg: Settings, names: Iterable[str] | None = None) -> list[dict]:
     "Stop the running jobs with a savepoint each (cancelled if the savepoint fails: checkpoints are kept); the status rows."
     if not cluster_healthy(cfg) and not cluster_jobs(cfg):
         return status(cfg, names)
     ids = {j: job_id(cfg, j) for j in job_names(names)}
-    done = savepoint(cfg, [j for j, i in ids.items() if i], stop_job=True)
+    running = [j for j, i in ids.items() if i]
+    done = savepoint(cfg, running, stop_job=True) if running else {}
     for job, location in done.items():
-        if location is None:  # no savepoint: end it anyway; it resumes from its last retained checkpoint
-            rest(cfg, f"/jobs/{ids[job]}?mode=cancel", "PATCH")
+        if location is None and live_job(cfg, job):  # no savepoint: end it anyway; it resumes from its last checkpoint
+            try:
+                rest(cfg, f"/jobs/{ids[job]}?mode=cancel", "PATCH")
+            except ServiceError:
+                pass  # it ended on its own meanwhile; the wait below sees to it
     wait_for(lambda: not any(live_job(cfg, j) for j in ids if ids[j]), 60, "jobs stopped")
     return status(cfg, names)
 

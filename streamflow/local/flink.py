@@ -44,6 +44,7 @@ def idents(cfg: Settings) -> list[str]:
     return ["jobmanager", *(f"taskmanager-{i}" for i in range(cfg.flink.taskmanagers))]
 
 def pid_file(cfg: Settings, ident: str) -> Path:
+    "Where the pid of process `ident` is written when we start it."
     return cluster_dir(cfg) / f"{ident}.pid"
 
 def out_file(cfg: Settings, ident: str) -> Path:
@@ -168,7 +169,8 @@ def start_cluster(cfg: Settings, timeout: float = START_TIMEOUT_S) -> dict[str, 
         for port in (cfg.flink.rest_port, cfg.flink.rpc_port):
             if port_open(cfg.flink.bind_host, port):
                 raise ServiceError(f"port {port} is already in use by another process: stop it or change flink.rest_port / flink.rpc_port")
-        shutil.rmtree(cluster_dir(cfg) / "tmp", ignore_errors=True)  # only a stopped cluster's leftovers
+        if not any(pids.values()):  # a stopped cluster's leftovers; live TaskManagers still use theirs
+            shutil.rmtree(cluster_dir(cfg) / "tmp", ignore_errors=True)
         pid = pids["jobmanager"] = _start(cfg, "jobmanager")
         try:
             wait_until(lambda: overview(cfg) is not None, timeout, "Flink JobManager",
