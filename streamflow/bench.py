@@ -44,9 +44,9 @@ from .config import Settings, load_config
 log = logging.getLogger("streamflow.bench")
 
 # %% auto #0
-__all__ = ['log', 'floor_score', 'read_records', 'floor_consume', 'marks_now', 'caught_up', 'wait_caught_up', 'bench_e2e',
-           'long_step', 'bench_long', 'bronze_arrivals', 'bench_latency', 'silver_count', 'analyze_bronze', 'slowest',
-           'bench_warehouse', 'split_events', 'BenchRun', 'run_bench']
+__all__ = ['log', 'floor_score', 'read_records', 'floor_consume', 'marks_now', 'slowest_job', 'caught_up', 'wait_caught_up',
+           'bench_e2e', 'long_step', 'bench_long', 'bronze_arrivals', 'bench_latency', 'silver_count', 'analyze_bronze',
+           'slowest', 'bench_warehouse', 'split_events', 'BenchRun', 'run_bench']
 
 # %% ../nbs/98_bench.ipynb #9da7701f
 def floor_score(
@@ -103,6 +103,10 @@ def marks_now(cfg: Settings) -> dict[str, float]:
     m["alerts"] = float(runner.bronze_counts(cfg)["raw_fraud_alerts"])
     return m
 
+def slowest_job(marks: dict[str, float]) -> float:
+    "Events the slowest of bronze, detector and aggregator has handled."
+    return min(marks.get(j, 0.0) for j in ("bronze", "fraud-detector", "realtime-aggregator"))
+
 def caught_up(marks: dict[str, float], n: int, alerts: int | None) -> dict[str, bool]:
     "Which of bronze, detector, aggregator and alerts have reached `n` events (`alerts` alert rows)."
     return {"bronze": marks.get("bronze", 0) >= n, "fraud-detector": marks.get("fraud-detector", 0) >= n,
@@ -135,7 +139,7 @@ def wait_caught_up(
         for k, ok in caught_up(marks, n, alerts).items():
             if ok and k not in when:
                 when[k] = now
-        bar.update(int(min(marks.get(j, 0) for j in ("bronze", "fraud-detector", "realtime-aggregator"))) - bar.n)
+        bar.update(int(slowest_job(marks)) - bar.n)
         if marks != seen["marks"]:
             seen.update(marks=marks, changed=time.monotonic())
         if len(when) == 4:
@@ -147,12 +151,8 @@ def wait_caught_up(
             raise TimeoutError(f"no progress for {timeout:.0f}s: {marks} of {n}")
         return False
 
-    def jobs_there() -> None:
-        dead = [j for j in runner.job_names(None) if runner.job_id(cfg, j) is None]
-        if dead:
-            raise RuntimeError(f"job(s) {dead} died:\n" + "\n".join(runner.death_note(cfg, j) for j in dead))
     try:
-        poll(done, float("inf"), "drain", 0.25, jobs_there, fatal=(TimeoutError,))
+        poll(done, float("inf"), "drain", 0.25, lambda: runner.check_alive(cfg, what="drain"), fatal=(TimeoutError,))
     finally:
         bar.close()
     return {"when": when, "marks": seen["marks"]}
@@ -178,7 +178,7 @@ def bench_e2e(
     done = wait_caught_up(cfg, n, expected_alerts, progress=progress)
     t_done = max(v for k, v in done["when"].items() if k != "alerts")
     cpu = {j: tree_cpu_s(p) - cpu0[j] for j, p in pids.items()}
-    handled_at_ready = min(at_ready.get(j, 0.0) for j in ("bronze", "fraud-detector", "realtime-aggregator"))
+    handled_at_ready = slowest_job(at_ready)
     drain = t_done - t_ready
     return {"events": n, "startup_s": round(t_ready - t_start, 2), "drain_s": round(drain, 2),
             "handled_during_startup": int(handled_at_ready),
@@ -214,23 +214,18 @@ def bench_long(
     bar = tqdm(total=n, unit="ev", desc="long drain (slowest job)", disable=not progress, mininterval=1)
 
     def done() -> bool:
-        m = marks_now(cfg)
-        slowest = min(m.get(j, 0.0) for j in ("bronze", "fraud-detector", "realtime-aggregator"))
-        while crossed[-1][0] + step <= min(slowest, n):
+        at = slowest_job(marks_now(cfg))
+        while crossed[-1][0] + step <= min(at, n):
             crossed.append((crossed[-1][0] + step, time.time()))
-        bar.update(int(min(slowest, n)) - bar.n)
-        if slowest != seen["at"]:
-            seen.update(at=slowest, changed=time.monotonic())
+        bar.update(int(min(at, n)) - bar.n)
+        if at != seen["at"]:
+            seen.update(at=at, changed=time.monotonic())
         elif time.monotonic() - seen["changed"] > 600:
-            raise TimeoutError(f"long drain: no progress for 600 s at {slowest:,.0f} of {n:,}")
-        return slowest >= n
+            raise TimeoutError(f"long drain: no progress for 600 s at {at:,.0f} of {n:,}")
+        return at >= n
 
-    def jobs_there() -> None:
-        dead = [j for j in runner.job_names(None) if runner.job_id(cfg, j) is None]
-        if dead:
-            raise RuntimeError(f"job(s) {dead} died:\n" + "\n".join(runner.death_note(cfg, j) for j in dead))
     try:
-        poll(done, float("inf"), "long drain", 0.5, jobs_there, fatal=(TimeoutError,))
+        poll(done, float("inf"), "long drain", 0.5, lambda: runner.check_alive(cfg, what="long drain"), fatal=(TimeoutError,))
     finally:
         bar.close()
     steps = [{"to": b, "seconds": round(tb - ta, 2), "events_per_s": per_second(b - a, tb - ta)}

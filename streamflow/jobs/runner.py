@@ -22,8 +22,8 @@ from ..local.proc import ServiceError, poll, tail
 __all__ = ['LIVE', 'FLINK_OPERATOR_METRICS', 'READY_METRIC', 'PROGRESS_METRIC', 'job_module', 'job_names', 'cluster_jobs',
            'live_job', 'job_id', 'job_taskmanagers', 'task_output', 'submit_log', 'metric_job_label',
            'parse_prometheus', 'cluster_metrics_text', 'job_metrics', 'status', 'submit_main', 'start', 'savepoint',
-           'stop', 'kill', 'death_note', 'wait_for', 'wait_running', 'wait_metric', 'bronze_counts', 'wait_for_bronze',
-           'progress_marks', 'wait_processed']
+           'stop', 'kill', 'death_note', 'check_alive', 'wait_for', 'wait_running', 'wait_metric', 'bronze_counts',
+           'wait_for_bronze', 'progress_marks', 'wait_processed']
 
 # %% ../../nbs/45_jobs.ipynb #02d7bd45
 def job_module(job: str) -> str:
@@ -209,14 +209,11 @@ def _await_operations(cfg: Settings, triggered: dict[str, tuple[str, str]], time
         time.sleep(0.25)
     return {job: out.get(job) for job in triggered}
 
-def savepoint(cfg: Settings, names: Iterable[str] | None = None, stop_job: bool = False) -> dict[str, str | None]:
-    "Take a savepoint of each running job (and stop it, with `stop_job`); job -> savepoint folder (None: it failed)."
+def _savepoints(cfg: Settings, ids: dict[str, str], stop_job: bool) -> dict[str, str | None]:
+    "Trigger a savepoint (or stop-with-savepoint) of each `{job: Flink job id}` and wait; job -> folder (None: failed)."
     triggered: dict[str, tuple[str, str]] = {}
     refused: dict[str, str | None] = {}
-    for job in job_names(names):
-        jid = job_id(cfg, job)
-        if jid is None:
-            continue
+    for job, jid in ids.items():
         target = savepoint_dir(cfg, job).resolve().as_uri()
         try:
             ans = (rest(cfg, f"/jobs/{jid}/stop", "POST", {"targetDirectory": target, "drain": False}) if stop_job else
@@ -227,20 +224,23 @@ def savepoint(cfg: Settings, names: Iterable[str] | None = None, stop_job: bool 
         triggered[job] = (jid, ans["request-id"])
     return {**_await_operations(cfg, triggered, cfg.flink.savepoint_timeout_s), **refused}
 
+def savepoint(cfg: Settings, names: Iterable[str] | None = None) -> dict[str, str | None]:
+    "Take a savepoint of each running job, which keeps running; job -> savepoint folder (None: it failed)."
+    ids = {j: job_id(cfg, j) for j in job_names(names)}
+    return _savepoints(cfg, {j: i for j, i in ids.items() if i}, stop_job=False)
+
 def stop(cfg: Settings, names: Iterable[str] | None = None) -> list[dict]:
     "Stop the running jobs with a savepoint each (cancelled if the savepoint fails: checkpoints are kept); the status rows."
     if not cluster_healthy(cfg) and not cluster_jobs(cfg):
         return status(cfg, names)
-    ids = {j: job_id(cfg, j) for j in job_names(names)}
-    running = [j for j, i in ids.items() if i]
-    done = savepoint(cfg, running, stop_job=True) if running else {}
-    for job, location in done.items():
+    ids = {j: i for j in job_names(names) if (i := job_id(cfg, j))}
+    for job, location in _savepoints(cfg, ids, stop_job=True).items():
         if location is None and live_job(cfg, job):  # no savepoint: end it anyway; it resumes from its last checkpoint
             try:
                 rest(cfg, f"/jobs/{ids[job]}?mode=cancel", "PATCH")
             except ServiceError:
                 pass  # it ended on its own meanwhile; the wait below sees to it
-    wait_for(lambda: not any(live_job(cfg, j) for j in ids if ids[j]), 60, "jobs stopped")
+    wait_for(lambda: not any(live_job(cfg, j) for j in ids), 60, "jobs stopped")
     return status(cfg, names)
 
 def kill(cfg: Settings, names: Iterable[str]) -> list[dict]:
@@ -268,6 +268,12 @@ def death_note(cfg: Settings, job: str) -> str:
             how += "; " + " <- ".join(causes[-3:])[:600]
     return f"{job} ({how}):\n" + "\n".join(tail(p, 10) for p in task_output(cfg))
 
+def check_alive(cfg: Settings, names: Iterable[str] | None = None, what: str = "waiting") -> None:
+    "RuntimeError, with how each ended, if any of the jobs (default: all three) has no live run."
+    dead = [j for j in job_names(names) if live_job(cfg, j) is None]
+    if dead:
+        raise RuntimeError(f"{what}: job(s) {dead} died\n" + "\n".join(death_note(cfg, j) for j in dead))
+
 def wait_for(
     check: Callable[[], object],  # returns a truthy value when done (exceptions count as not yet)
     timeout: float,  # seconds
@@ -278,10 +284,7 @@ def wait_for(
     "`poll` `check` until truthy; its value. TimeoutError on timeout, RuntimeError (with the logs' tails) if a job died."
     def jobs_there() -> None:
         if jobs_alive is not None:
-            cfg, names = jobs_alive
-            dead = [j for j in names if live_job(cfg, j) is None]
-            if dead:
-                raise RuntimeError(f"{what}: job(s) {dead} died\n" + "\n".join(death_note(cfg, j) for j in dead))
+            check_alive(*jobs_alive, what=what)
     return poll(check, timeout, what, interval, jobs_there)
 
 READY_METRIC = {"transaction-processor": "events_validated", "fraud-detector": "events_scored",

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,9 +28,10 @@ from ..config import Settings
 from .proc import ServiceError, exit_status, live_pid, port_open, spawn, stop_pid, tail, wait_until
 
 # %% auto #0
-__all__ = ['START_TIMEOUT_S', 'STOP_TIMEOUT_S', 'cluster_dir', 'idents', 'pid_file', 'out_file', 'log_file', 'cluster_lib_dir',
-           'cluster_configuration', 'write_cluster_conf', 'process_env', 'process_mark', 'process_pid', 'ui_url',
-           'rest', 'overview', 'start_cluster', 'stop_cluster', 'cluster_pids', 'cluster_healthy']
+__all__ = ['START_TIMEOUT_S', 'STOP_TIMEOUT_S', 'cluster_dir', 'idents', 'pid_file', 'out_file', 'service', 'log_file',
+           'cluster_lib_dir', 'cluster_configuration', 'write_cluster_conf', 'process_env', 'process_mark',
+           'process_pid', 'ui_url', 'rest', 'overview', 'start_cluster', 'stop_cluster', 'cluster_pids',
+           'cluster_healthy']
 
 # %% ../../nbs/37_flink_cluster.ipynb #57471521
 START_TIMEOUT_S = 90  # a cold JVM on a busy 2-core laptop
@@ -51,10 +53,13 @@ def out_file(cfg: Settings, ident: str) -> Path:
     "What process `ident` printed: the TaskManagers' include the jobs' Python JSON log lines (stderr of the operators)."
     return flink_run_dir(cfg) / "logs" / f"{ident}.out"
 
+def service(ident: str) -> str:
+    "Flink's name for the entry point process `ident` runs (it names the process's log and its pid file)."
+    return "standalonesession" if ident == "jobmanager" else "taskexecutor"
+
 def log_file(cfg: Settings, ident: str) -> Path:
     "Process `ident`'s Flink log (JSON lines, `flink_runtime.LOG4J_JSON`)."
-    service = "standalonesession" if ident == "jobmanager" else "taskexecutor"
-    return flink_run_dir(cfg) / "logs" / f"flink-{ident}-{service}-0-{socket.gethostname()}.log"
+    return flink_run_dir(cfg) / "logs" / f"flink-{ident}-{service(ident)}-0-{socket.gethostname()}.log"
 
 def cluster_lib_dir(cfg: Settings) -> Path:
     "`FLINK_LIB_DIR` of the cluster: `gateway_lib_dir` and PyFlink's `flink-python` jar (symlinks)."
@@ -74,7 +79,6 @@ def cluster_lib_dir(cfg: Settings) -> Path:
 # %% ../../nbs/37_flink_cluster.ipynb #6dcf6ce0
 def cluster_configuration(cfg: Settings) -> dict[str, str]:
     "The cluster-wide Flink options from the `flink` section: addresses, ports, memory, slots, metrics, Python."
-    import sys
     f, host = cfg.flink, cfg.flink.bind_host
     ports = metrics_ports(cfg)
     return {
@@ -151,7 +155,7 @@ def overview(cfg: Settings) -> dict | None:
 def _start(cfg: Settings, ident: str) -> int:
     import pyflink
     script = Path(pyflink.__file__).parent / "bin" / ("jobmanager.sh" if ident == "jobmanager" else "taskmanager.sh")
-    (cluster_dir(cfg) / f"flink-{ident}-{'standalonesession' if ident == 'jobmanager' else 'taskexecutor'}.pid").unlink(missing_ok=True)
+    (cluster_dir(cfg) / f"flink-{ident}-{service(ident)}.pid").unlink(missing_ok=True)  # the script's, of a killed run
     named = [] if ident == "jobmanager" else ["-D", f"taskmanager.resource-id={ident}"]  # its id in the UI and REST API
     return spawn(["bash", str(script), "start-foreground", "-D", process_mark(cfg, ident), *named], out_file(cfg, ident),
                  pid_file(cfg, ident), env=process_env(cfg, ident))
