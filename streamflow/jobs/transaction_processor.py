@@ -5,7 +5,7 @@
 # %% ../../nbs/41_transaction_processor.ipynb #f046d2e5
 from __future__ import annotations
 
-from pyflink.common import Row, Types
+from pyflink.common import Types
 from pyflink.datastream import OutputTag, StreamExecutionEnvironment
 
 from ..config import Settings
@@ -67,7 +67,7 @@ class ValidateToBronze(PgBatchWriter):
             yield DLQ_TAG, dead
             return
         self.validated.inc()
-        yield from super().process_element(Row(*row), ctx)
+        yield from super().process_element(row, ctx)
 
     def dead_letter(self, row, reason: str):
         self.dead.inc()  # a valid event bronze refused (the batch was retried row by row): dead-lettered, with why
