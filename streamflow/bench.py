@@ -588,4 +588,4 @@ def run_bench(
                 log.info("bench: stopping the services it started")
                 services.down(cfg)
     machine["services_left_running"] = was_up or keep
-    return {**flat_result(sizes, machine, bench.details, peaks), "errors": bench.errors}
+    return {**flat_result(sizes, machine, bench.details, peaks, bench.sampler.pss), "errors": bench.errors}

@@ -65,6 +65,9 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
     rss = res["peak_rss_mb"]
     assert {"kafka", "postgres", "flink-jobmanager", "flink-taskmanager-0"} <= set(rss)
     assert res["peak_rss_total_mb"] >= max(v for k, v in rss.items() if k not in ("total", "bench-driver"))
+    pss = res["peak_pss_mb"]  # proportional: PostgreSQL's backends share its buffers, each page counts once
+    assert set(pss) == set(rss) and all(0 < pss[k] <= rss[k] for k in rss), (pss, rss)
+    assert pss["postgres"] < rss["postgres"] and 0 < res["peak_pss_total_mb"] <= res["peak_rss_total_mb"]
     m = res["machine"]
     assert m["cpu_count"] >= 1 and m["kafka"] == stack.kafka.version and m["services_left_running"] is True
 
