@@ -257,8 +257,14 @@ def env_overrides(environ: dict[str, str]) -> dict:
         node = out
         for k in keys[:-1]:
             node = node.setdefault(k, {})
-        node[keys[-1]] = yaml.safe_load(raw) if raw != "" else None
+        node[keys[-1]] = _env_scalar(raw)
     return out
+
+def _env_scalar(raw: str):
+    # YAML reads 2030-01-05T00:00:00-03:00 as a datetime; settings hold times as text (as in the files, quoted)
+    import datetime as dt
+    v = yaml.safe_load(raw) if raw != "" else None
+    return raw if isinstance(v, dt.date) else v
 
 # %% ../nbs/01_config.ipynb #22d8323b
 def find_root(start: Path | None = None) -> Path:
