@@ -83,3 +83,15 @@ def test_a_clean_batch_is_one_statement(migrated_db):
     with psycopg.connect(_writer(migrated_db), autocommit=True) as conn:
         assert write_rows(conn, BRONZE_TRANSACTION_SQL, rows, len(BRONZE_TRANSACTION)) == (50, [])
     assert len(_bronze(migrated_db)) == 50
+
+
+def test_a_number_beyond_numeric_passes_the_model_and_is_dead_lettered_with_the_servers_words(migrated_db):
+    # an ignored field the model never reads, but jsonb must store: PostgreSQL's numeric stops at about 1e131072
+    raw = _event(0)[:-1] + b',"note":1e1000000}'
+    row, dead = validate(raw, TOPIC, 0, 0, None, b"c-000001")
+    assert dead is None and row is not None, dead  # the model accepts it: it ignores the field
+    with psycopg.connect(_writer(migrated_db), autocommit=True) as conn:
+        inserted, refused = write_rows(conn, BRONZE_TRANSACTION_SQL, [row, _rows(2)[1]], len(BRONZE_TRANSACTION))
+    assert inserted == 1 and len(refused) == 1
+    assert refused[0][1].startswith("database refused the row (22003)"), refused[0][1]
+    assert dlq_original(json.loads(refused_dead_letter(*refused[0]))) == raw
