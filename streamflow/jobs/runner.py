@@ -346,8 +346,10 @@ def wait_for_bronze(
 # %% ../../nbs/45_jobs.ipynb #d81e5f48
 def progress_marks(cfg: Settings) -> dict[str, float]:
     "Where each job is now: bronze rows, and the detector's and aggregator's `PROGRESS_METRIC`."
+    # one scrape for both jobs: a TaskManager's endpoint is ~0.7 MB of text, and the drains poll this 4 times a second
+    text = cluster_metrics_text(cfg) or ""
     return {"bronze": float(bronze_counts(cfg)["raw_transactions"]),
-            **{job: (job_metrics(cfg, job) or {}).get(m, 0.0) for job, m in PROGRESS_METRIC.items()}}
+            **{job: parse_prometheus(text, job).get(m, 0.0) for job, m in PROGRESS_METRIC.items()}}
 
 def wait_processed(
     cfg: Settings,
