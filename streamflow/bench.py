@@ -36,6 +36,8 @@ from streamflow.bench_measure import (
     match_latencies,
     parse_skip,
     per_second,
+    thread_cpu_delta,
+    thread_cpu_s,
     tree_cpu_s,
 )
 
@@ -175,9 +177,11 @@ def bench_e2e(
     at_ready = marks_now(cfg)
     pids = cluster_pids(cfg)  # the JobManager and TaskManager(s) the three jobs share
     cpu0 = {j: tree_cpu_s(p) for j, p in pids.items()}
+    threads0 = {j: thread_cpu_s(p) for j, p in pids.items() if j.startswith("taskmanager")}
     done = wait_caught_up(cfg, n, expected_alerts, progress=progress)
     t_done = max(v for k, v in done["when"].items() if k != "alerts")
     cpu = {j: tree_cpu_s(p) - cpu0[j] for j, p in pids.items()}
+    by_thread = {j: thread_cpu_delta(t0, thread_cpu_s(pids[j])) for j, t0 in threads0.items()}  # where each TaskManager's went
     handled_at_ready = slowest_job(at_ready)
     drain = t_done - t_ready
     return {"events": n, "startup_s": round(t_ready - t_start, 2), "drain_s": round(drain, 2),
@@ -187,6 +191,7 @@ def bench_e2e(
             "caught_up_s": {k: round(v - t_ready, 2) for k, v in done["when"].items()},
             "cpu_s": {j: round(v, 2) for j, v in cpu.items()},
             "cpu_ms_per_event": 1000 * sum(cpu.values()) / max(1.0, n - handled_at_ready),
+            "cpu_by_thread": by_thread,
             "bronze_rows": int(done["marks"]["bronze"]), "alerts": int(done["marks"]["alerts"]),
             "expected_alerts": expected_alerts}
 

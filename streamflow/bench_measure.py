@@ -23,8 +23,8 @@ log = logging.getLogger("streamflow.bench")
 # %% auto #0
 __all__ = ['log', 'SECTIONS', 'DEFAULT_SIZES', 'REQUIRED_KEYS', 'GOALS', 'BENCH_PREFIX', 'TABLE_ROWS', 'parse_skip', 'percentile',
            'latency_summary', 'per_second', 'match_latencies', 'RssPeaks', 'tree_pids', 'tree_rss_mb', 'tree_memory_mb',
-           'tree_cpu_s', 'RssSampler', 'fmt_value', 'goal_text', 'format_table', 'result_line', 'git_commit',
-           'machine_info', 'rounded', 'flat_result']
+           'tree_cpu_s', 'thread_cpu_s', 'thread_cpu_delta', 'RssSampler', 'fmt_value', 'goal_text', 'format_table',
+           'result_line', 'git_commit', 'machine_info', 'rounded', 'flat_result']
 
 # %% ../nbs/96_bench_measure.ipynb #29030279
 SECTIONS = ("floors", "e2e", "latency", "long", "warehouse", "rules")  # in the order they run
@@ -160,6 +160,34 @@ def tree_cpu_s(pid: int | None) -> float:
         except psutil.Error:
             pass
     return total
+
+# %% ../nbs/96_bench_measure.ipynb #61f8e292
+def thread_cpu_s(pid: int | None) -> dict[str, float]:
+    "CPU seconds so far of each thread of `pid`, by thread name with digits as `#` (Linux; empty if gone or elsewhere)."
+    import re
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir(f"/proc/{pid}/task") if pid else []
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        f = stat[stat.rindex(")") + 2:].split()  # the name may hold spaces and parentheses: fields follow the last ')'
+        key = re.sub(r"\d+", "#", name)  # "C2 CompilerThre" and "C1 CompilerThre" add up; Flink names tasks after their operators
+        out[key] = out.get(key, 0.0) + (int(f[11]) + int(f[12])) / tick
+    return out
+
+def thread_cpu_delta(before: dict[str, float], after: dict[str, float], top: int = 8) -> dict[str, float]:
+    "The `top` threads by CPU seconds between two `thread_cpu_s` snapshots, the rest summed as `other`."
+    d = sorted(((k, v - before.get(k, 0.0)) for k, v in after.items()), key=lambda kv: -kv[1])
+    out = {k: round(v, 2) for k, v in d[:top]}
+    rest = sum(v for _, v in d[top:])
+    return out | ({"other": round(rest, 2)} if rest > 0 else {})
 
 # %% ../nbs/96_bench_measure.ipynb #fe497ad1
 class RssSampler(threading.Thread):

@@ -48,6 +48,10 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
     assert e2e["bronze_rows"] == EVENTS, "every pre-loaded event reached bronze"
     assert e2e["alerts"] == e2e["expected_alerts"] == d["floors"]["score"]["alerts"] > 0, "the stream's alerts = offline"
     assert set(e2e["caught_up_s"]) == {"bronze", "fraud-detector", "realtime-aggregator", "alerts"}
+    threads = e2e["cpu_by_thread"]  # per TaskManager: its busiest threads, which Flink names after the operators
+    assert set(threads) == {k for k in e2e["cpu_s"] if k.startswith("taskmanager")}, threads
+    names = {n for t in threads.values() for n in t}
+    assert any(n.startswith("score-alerts") for n in names) and any(n.startswith("validate-to-bro") for n in names), threads
 
     lat = d["latency"]
     assert lat["events"] == RATE * DURATION and lat["bronze"]["n"] == RATE * DURATION, "every latency event timed"
