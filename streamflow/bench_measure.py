@@ -140,11 +140,11 @@ def tree_memory_mb(pid: int | None, recursive: bool = True, pss: bool = True) ->
     for p in tree_pids(pid) if recursive else ([pid] if pid else []):
         try:
             proc = psutil.Process(p)
-            if pss and hasattr(proc, "memory_full_info"):
-                m = proc.memory_full_info()  # Linux: reads smaps_rollup, one read per process
-                rss, prop = rss + m.rss, prop + getattr(m, "pss", 0)
-            else:
-                rss += proc.memory_info().rss
+            try:  # Linux: reads smaps_rollup, one read per process; another user's process may refuse it
+                m = proc.memory_full_info() if pss else proc.memory_info()
+            except psutil.AccessDenied:
+                m = proc.memory_info()
+            rss, prop = rss + m.rss, prop + getattr(m, "pss", 0)
         except psutil.Error:
             pass
     return rss / 2**20, prop / 2**20
