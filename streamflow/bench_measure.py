@@ -22,9 +22,9 @@ log = logging.getLogger("streamflow.bench")
 
 # %% auto #0
 __all__ = ['log', 'SECTIONS', 'DEFAULT_SIZES', 'REQUIRED_KEYS', 'GOALS', 'BENCH_PREFIX', 'TABLE_ROWS', 'parse_skip', 'percentile',
-           'latency_summary', 'per_second', 'match_latencies', 'RssPeaks', 'tree_pids', 'tree_rss_mb', 'tree_memory_mb',
-           'tree_cpu_s', 'thread_cpu_s', 'thread_cpu_delta', 'RssSampler', 'fmt_value', 'goal_text', 'format_table',
-           'result_line', 'git_commit', 'machine_info', 'rounded', 'flat_result']
+           'latency_summary', 'per_second', 'match_latencies', 'RssPeaks', 'tree_pids', 'tree_memory_mb', 'tree_cpu_s',
+           'thread_cpu_s', 'thread_cpu_delta', 'RssSampler', 'fmt_value', 'goal_text', 'format_table', 'result_line',
+           'git_commit', 'machine_info', 'rounded', 'flat_result']
 
 # %% ../nbs/96_bench_measure.ipynb #29030279
 SECTIONS = ("floors", "e2e", "latency", "long", "warehouse", "rules")  # in the order they run
@@ -129,19 +129,15 @@ def tree_pids(pid: int | None) -> list[int]:
     except psutil.Error:
         return []
 
-def tree_rss_mb(pid: int | None, recursive: bool = True) -> float:
-    "Resident memory (MB) of `pid` and, with `recursive`, its descendants (0 if gone)."
-    return tree_memory_mb(pid, recursive, pss=False)[0]
-
-def tree_memory_mb(pid: int | None, recursive: bool = True, pss: bool = True) -> tuple[float, float]:
-    "`(RSS, PSS)` in MB of `pid` and, with `recursive`, its descendants (PSS 0.0 where the OS does not report it, or not asked)."
+def tree_memory_mb(pid: int | None, recursive: bool = True) -> tuple[float, float]:
+    "`(RSS, PSS)` in MB of `pid` and, with `recursive`, its descendants (0 if gone; PSS 0 where the OS does not report it)."
     import psutil
     rss = prop = 0
     for p in tree_pids(pid) if recursive else ([pid] if pid else []):
         try:
             proc = psutil.Process(p)
             try:  # Linux: reads smaps_rollup, one read per process; another user's process may refuse it
-                m = proc.memory_full_info() if pss else proc.memory_info()
+                m = proc.memory_full_info()
             except psutil.AccessDenied:
                 m = proc.memory_info()
             rss, prop = rss + m.rss, prop + getattr(m, "pss", 0)
