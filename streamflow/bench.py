@@ -19,7 +19,6 @@ from streamflow.bench_fixtures import (
     delete_topics,
     drop_bench_groups,
     drop_database,
-    free_port_block,
     patched_environ,
     recreate_database,
     reset_topics,
@@ -558,7 +557,7 @@ def run_bench(
     from streamflow.flink_runtime import metrics_ports
     from streamflow.jobs import runner
     from streamflow.local import flink
-    from streamflow.local.proc import free_port
+    from streamflow.local.proc import free_ports
     run = set(SECTIONS) - parse_skip(",".join(skip))
     seed = cfg.generator.seed if seed is None else seed
     sizes = {"events": events, "rate": rate, "duration": duration, "latency_events": rate * duration,
@@ -573,8 +572,8 @@ def run_bench(
     log.info("bench: %s cpus, load average %s at start", machine["cpu_count"], machine["load_avg_start"])
     ports = None  # the benchmark's own Flink cluster: on the configured ports, unless the stack's cluster holds them
     if any(flink.cluster_pids(cfg).values()) or flink.overview(cfg) is not None:
-        ports = {"metrics": free_port_block(len(metrics_ports(cfg)), cfg.flink.metrics_port + 10),
-                 "rest": free_port(), "rpc": free_port()}
+        rest, rpc = free_ports(2)
+        ports = {"metrics": free_ports(len(metrics_ports(cfg)), consecutive=True)[0], "rest": rest, "rpc": rpc}
         log.warning("bench: the stack's own Flink cluster is running and shares the CPUs; the benchmark's cluster is at "
                     "http://%s:%d", cfg.flink.bind_host, ports["rest"])
         machine["other_jobs_running"] = any(runner.job_id(cfg, j) for j in runner.job_names(None))

@@ -37,9 +37,8 @@ log = logging.getLogger("streamflow.bench")
 
 # %% auto #0
 __all__ = ['log', 'TX_COPY', 'ALERT_COPY', 'ALERT_SOURCES', 'DERIVED_TABLES', 'WATERMARKS', 'bench_overrides', 'patched_environ',
-           'free_port_block', 'reset_topics', 'drop_bench_groups', 'delete_topics', 'share_secrets',
-           'recreate_database', 'drop_database', 'load_bronze', 'clear_derived', 'server_cpu_seconds',
-           'backend_cpu_seconds', 'time_refresh']
+           'reset_topics', 'drop_bench_groups', 'delete_topics', 'share_secrets', 'recreate_database', 'drop_database',
+           'load_bronze', 'clear_derived', 'server_cpu_seconds', 'backend_cpu_seconds', 'time_refresh']
 
 # %% ../nbs/97_bench_fixtures.ipynb #9726f498
 def bench_overrides(
@@ -77,17 +76,6 @@ def patched_environ(overrides: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-# %% ../nbs/97_bench_fixtures.ipynb #b3621c33
-def free_port_block(n: int, start: int) -> int:
-    "The first of `n` consecutive free loopback ports at or above `start`."
-    from streamflow.local.proc import port_open
-    base = start
-    while base < 65_000:
-        if not any(port_open("127.0.0.1", p) for p in range(base, base + n)):
-            return base
-        base += n
-    raise RuntimeError(f"no {n} consecutive free ports from {start}")
 
 # %% ../nbs/97_bench_fixtures.ipynb #2130c532
 def reset_topics(cfg: Settings, timeout: float = 60) -> None:

@@ -20,6 +20,7 @@ import pytest
 from psycopg import sql
 
 from streamflow.config import Settings, load_config
+from streamflow.local.proc import free_ports
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
@@ -42,40 +43,6 @@ def pytest_collection_modifyitems(config, items):
         rel = Path(str(item.fspath)).relative_to(here).as_posix()
         return LONG_POLES.index(rel) if rel in LONG_POLES else len(LONG_POLES)
     items.sort(key=rank)
-
-
-def _free_ports(n: int) -> list[int]:
-    from streamflow.local.proc import free_port
-
-    ports: list[int] = []
-    while len(ports) < n:
-        p = free_port()
-        if p not in ports:
-            ports.append(p)
-    return ports
-
-
-def _free_port_block(n: int) -> int:
-    "The first of `n` consecutive free loopback ports (the jobs' metrics ports are `metrics_port` + 0, 1, 2)."
-    import random
-    import socket
-
-    rng = random.Random(os.getpid())
-    for _ in range(500):
-        base = rng.randint(20_000, 30_000)  # below the kernel's ephemeral range, so `free_port` picks never collide
-        socks: list[socket.socket] = []
-        try:
-            for port in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError(f"no block of {n} free ports")
 
 
 def _reap_stale_stacks() -> None:
@@ -113,7 +80,8 @@ def isolated_stack() -> Iterator[Settings]:
     _reap_stale_stacks()
     run = Path(tempfile.mkdtemp(prefix=STACK_PREFIX))
     (run / "owner.pid").write_text(str(os.getpid()))
-    pg_port, kafka_port, controller_port, rest_port, rpc_port = _free_ports(5)
+    # below the kernel's ephemeral range: no client connection can take a port before its server binds it
+    pg_port, kafka_port, controller_port, rest_port, rpc_port = free_ports(5)
     mp = pytest.MonkeyPatch()  # the job processes read their settings from the environment: point it at this stack
     for k in ("STREAMFLOW_PG_DSN", "STREAMFLOW__POSTGRES__DSN"):  # always the embedded server, never a shared one
         mp.delenv(k, raising=False)
@@ -121,7 +89,7 @@ def isolated_stack() -> Iterator[Settings]:
     mp.setenv("STREAMFLOW__POSTGRES__PORT", str(pg_port))
     mp.setenv("STREAMFLOW_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}")
     mp.setenv("STREAMFLOW__KAFKA__CONTROLLER_PORT", str(controller_port))
-    mp.setenv("STREAMFLOW__FLINK__METRICS_PORT", str(_free_port_block(3)))  # a running dev stack keeps the defaults
+    mp.setenv("STREAMFLOW__FLINK__METRICS_PORT", str(free_ports(3, consecutive=True)[0]))  # a running dev stack keeps the defaults
     mp.setenv("STREAMFLOW__FLINK__REST_PORT", str(rest_port))
     mp.setenv("STREAMFLOW__FLINK__RPC_PORT", str(rpc_port))
     # the tests submit jobs about forty times and stream a few thousand events each: the JVM's quick (C1-only)

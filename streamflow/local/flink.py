@@ -25,12 +25,12 @@ from streamflow.flink_runtime import (
 )
 
 from ..config import Settings
-from .proc import ServiceError, exit_status, live_pid, port_open, spawn, stop_pid, tail, wait_until
+from .proc import ServiceError, exit_status, live_pid, port_open, port_taken, spawn, stop_pid, tail, wait_until
 
 # %% auto #0
 __all__ = ['START_TIMEOUT_S', 'STOP_TIMEOUT_S', 'cluster_dir', 'idents', 'pid_file', 'out_file', 'service', 'log_file',
            'cluster_lib_dir', 'cluster_configuration', 'write_cluster_conf', 'process_env', 'process_mark',
-           'process_pid', 'ui_url', 'rest', 'overview', 'start_cluster', 'stop_cluster', 'cluster_pids',
+           'process_pid', 'ui_url', 'rest', 'overview', 'log_errors', 'start_cluster', 'stop_cluster', 'cluster_pids',
            'cluster_healthy']
 
 # %% ../../nbs/37_flink_cluster.ipynb #57471521
@@ -160,9 +160,24 @@ def _start(cfg: Settings, ident: str) -> int:
     return spawn(["bash", str(script), "start-foreground", "-D", process_mark(cfg, ident), *named], out_file(cfg, ident),
                  pid_file(cfg, ident), env=process_env(cfg, ident))
 
+def log_errors(path: Path, limit: int = 3, scan: int = 400) -> list[str]:
+    "The first `limit` distinct ERROR messages among the last `scan` lines of a JSON-lines Flink log (why a process died)."
+    found: list[str] = []
+    for line in tail(path, scan).splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("log.level") == "ERROR":
+            msg = " / ".join(dict.fromkeys(m for m in (rec.get("message"), rec.get("error.message")) if m))
+            if msg and msg not in found:
+                found.append(msg)
+    return found[:limit]
+
 def _failed(cfg: Settings, ident: str, pid: int, e: Exception) -> ServiceError:
-    how = exit_status(pid)
-    return ServiceError(f"{e}{f' ({how})' if how else ''}; see {log_file(cfg, ident)} and {out_file(cfg, ident)}:\n"
+    how, errors = exit_status(pid), log_errors(log_file(cfg, ident))
+    why = "".join(f"\n  ERROR {m}" for m in errors)  # the reason is in the log; stdout has only the banner
+    return ServiceError(f"{e}{f' ({how})' if how else ''}; see {log_file(cfg, ident)} and {out_file(cfg, ident)}:{why}\n"
                         f"{tail(out_file(cfg, ident), 10)}")
 
 def start_cluster(cfg: Settings, timeout: float = START_TIMEOUT_S) -> dict[str, int]:
@@ -171,8 +186,9 @@ def start_cluster(cfg: Settings, timeout: float = START_TIMEOUT_S) -> dict[str, 
     pids = {i: process_pid(cfg, i) for i in idents(cfg)}
     if pids["jobmanager"] is None:
         for port in (cfg.flink.rest_port, cfg.flink.rpc_port):
-            if port_open(cfg.flink.bind_host, port):
-                raise ServiceError(f"port {port} is already in use by another process: stop it or change flink.rest_port / flink.rpc_port")
+            if port_taken(cfg.flink.bind_host, port):
+                raise ServiceError(f"port {port} is already in use (a server or an open connection holds it): "
+                                   "stop it or change flink.rest_port / flink.rpc_port")
         if not any(pids.values()):  # a stopped cluster's leftovers; live TaskManagers still use theirs
             shutil.rmtree(cluster_dir(cfg) / "tmp", ignore_errors=True)
         pid = pids["jobmanager"] = _start(cfg, "jobmanager")

@@ -31,6 +31,7 @@ from streamflow.local.proc import (
     live_pid,
     log_dir,
     port_open,
+    port_taken,
     service_dir,
     spawn,
     stop_pid,
@@ -214,8 +215,8 @@ def start_broker(cfg: Settings, timeout: float = START_TIMEOUT_S) -> int:
     if pid is None:
         host, port = host_port(cfg.kafka.bootstrap)
         for prt in (port, cfg.kafka.controller_port):
-            if port_open(host, prt):
-                raise ServiceError(f"port {prt} is already in use by another process: "
+            if port_taken(host, prt):
+                raise ServiceError(f"port {prt} is already in use (a server or an open connection holds it): "
                                    "stop it or change kafka.bootstrap / kafka.controller_port")
         ensure_jars(cfg)
         write_config(cfg)

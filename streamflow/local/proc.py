@@ -21,8 +21,9 @@ from ..config import Settings
 T = TypeVar("T")
 
 # %% auto #0
-__all__ = ['T', 'ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'free_port', 'poll', 'wait_until',
-           'read_pid', 'live_pid', 'exit_status', 'stop_group', 'group_members', 'spawn', 'stop_pid', 'tail']
+__all__ = ['T', 'ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'port_taken', 'ephemeral_ports',
+           'free_ports', 'free_port', 'poll', 'wait_until', 'read_pid', 'live_pid', 'exit_status', 'stop_group',
+           'group_members', 'spawn', 'stop_pid', 'tail']
 
 # %% ../../nbs/30_local_proc.ipynb #2497a881
 class ServiceError(RuntimeError):
@@ -56,11 +57,43 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     except OSError:
         return False
 
-def free_port(host: str = "127.0.0.1") -> int:
-    "A TCP port nothing listens on right now (for isolated test stacks)."
+def port_taken(host: str, port: int) -> bool:
+    "True when a server could not bind `host:port` now: something listens there, or an open connection holds it."
     with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: a closed connection's TIME_WAIT is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+def ephemeral_ports() -> tuple[int, int]:
+    "The kernel's range for the local ports of outgoing connections (Linux's setting; the IANA range elsewhere)."
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 49152, 65535
+
+def free_ports(n: int = 1, host: str = "127.0.0.1", consecutive: bool = False, low: int = 20_000) -> list[int]:
+    "`n` ports nothing holds now, at random from `low` up to the ephemeral range (for isolated test and bench stacks)."
+    import random
+    rng, high = random.SystemRandom(), min(ephemeral_ports()[0], 65536)  # SystemRandom: two test workers never share a seed
+    if high - low < 2 * n:
+        raise ServiceError(f"no room for {n} ports between {low} and the ephemeral range starting at {high}")
+    for _ in range(1000):
+        if consecutive:
+            base = rng.randrange(low, high - n)
+            ports = list(range(base, base + n))
+        else:
+            ports = rng.sample(range(low, high), n)
+        if not any(port_taken(host, p) for p in ports):
+            return ports
+    raise ServiceError(f"no {n} free ports between {low} and {high}")
+
+def free_port(host: str = "127.0.0.1") -> int:
+    "One port of `free_ports`."
+    return free_ports(1, host)[0]
 
 # %% ../../nbs/30_local_proc.ipynb #2b7a5cff
 def poll(

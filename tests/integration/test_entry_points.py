@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,18 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from streamflow.local.proc import stop_group
+from streamflow.local.proc import free_port, stop_group
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 FRESH_SHELL = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
 DAGS = {"bronze_to_silver", "silver_to_gold", "data_quality", "maintenance", "fraud_report"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _http(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:
@@ -83,7 +76,7 @@ def _listening(pid: int) -> set[tuple[str, int]]:
 
 
 def test_make_lab_answers_at_the_url_it_prints(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**FRESH_SHELL, "LAB_PORT": str(port), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     log = tmp_path / "lab.log"
     with _make("lab", env, log) as p:
@@ -96,7 +89,7 @@ def test_make_lab_answers_at_the_url_it_prints(tmp_path):
 
 
 def test_make_airflow_answers_and_lists_the_five_dags(tmp_path):
-    port, home = _free_port(), tmp_path / "airflow"
+    port, home = free_port(), tmp_path / "airflow"
     env = {**FRESH_SHELL, "STREAMFLOW__AIRFLOW__HOME": str(home), "STREAMFLOW__AIRFLOW__API_PORT": str(port),
            "STREAMFLOW__PATHS__RUN_DIR": str(tmp_path / "run")}
     log, url = tmp_path / "airflow.log", f"http://127.0.0.1:{port}"
