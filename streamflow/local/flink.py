@@ -23,9 +23,20 @@ from streamflow.flink_runtime import (
     metrics_ports,
     write_flink_conf,
 )
+from streamflow.local.proc import (
+    PORT_RELEASE_S,
+    ServiceError,
+    ensure_port_free,
+    exit_status,
+    live_pid,
+    port_open,
+    spawn,
+    stop_pid,
+    tail,
+    wait_until,
+)
 
 from ..config import Settings
-from .proc import ServiceError, exit_status, live_pid, port_open, port_taken, spawn, stop_pid, tail, wait_until
 
 # %% auto #0
 __all__ = ['START_TIMEOUT_S', 'STOP_TIMEOUT_S', 'cluster_dir', 'idents', 'pid_file', 'out_file', 'service', 'log_file',
@@ -180,15 +191,13 @@ def _failed(cfg: Settings, ident: str, pid: int, e: Exception) -> ServiceError:
     return ServiceError(f"{e}{f' ({how})' if how else ''}; see {log_file(cfg, ident)} and {out_file(cfg, ident)}:{why}\n"
                         f"{tail(out_file(cfg, ident), 10)}")
 
-def start_cluster(cfg: Settings, timeout: float = START_TIMEOUT_S) -> dict[str, int]:
+def start_cluster(cfg: Settings, timeout: float = START_TIMEOUT_S, port_timeout: float = PORT_RELEASE_S) -> dict[str, int]:
     "Start the JobManager and TaskManagers that are not running; wait until every TaskManager has registered. Their pids."
     cfg.path(cfg.flink.lib_dir).mkdir(parents=True, exist_ok=True)
     pids = {i: process_pid(cfg, i) for i in idents(cfg)}
     if pids["jobmanager"] is None:
         for port in (cfg.flink.rest_port, cfg.flink.rpc_port):
-            if port_taken(cfg.flink.bind_host, port):
-                raise ServiceError(f"port {port} is already in use (a server or an open connection holds it): "
-                                   "stop it or change flink.rest_port / flink.rpc_port")
+            ensure_port_free(cfg.flink.bind_host, port, "stop it or change flink.rest_port / flink.rpc_port", port_timeout)
         if not any(pids.values()):  # a stopped cluster's leftovers; live TaskManagers still use theirs
             shutil.rmtree(cluster_dir(cfg) / "tmp", ignore_errors=True)
         pid = pids["jobmanager"] = _start(cfg, "jobmanager")

@@ -26,12 +26,12 @@ from streamflow.kafka_auth import (
 )
 from streamflow.local.proc import (
     ServiceError,
+    ensure_port_free,
     exit_status,
     host_port,
     live_pid,
     log_dir,
     port_open,
-    port_taken,
     service_dir,
     spawn,
     stop_pid,
@@ -215,9 +215,7 @@ def start_broker(cfg: Settings, timeout: float = START_TIMEOUT_S) -> int:
     if pid is None:
         host, port = host_port(cfg.kafka.bootstrap)
         for prt in (port, cfg.kafka.controller_port):
-            if port_taken(host, prt):
-                raise ServiceError(f"port {prt} is already in use (a server or an open connection holds it): "
-                                   "stop it or change kafka.bootstrap / kafka.controller_port")
+            ensure_port_free(host, prt, "stop it or change kafka.bootstrap / kafka.controller_port")
         ensure_jars(cfg)
         write_config(cfg)
         format_storage(cfg)

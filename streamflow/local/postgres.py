@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from ..config import Settings
 from .credentials import secrets_path, stored_secrets
-from .proc import ServiceError, log_dir, port_taken, service_dir, tail, wait_until
+from .proc import ServiceError, ensure_port_free, log_dir, service_dir, tail, wait_until
 
 # %% auto #0
 __all__ = ['ROLES', 'SERVICE_USER', 'START_TIMEOUT_S', 'SERVER_SETTINGS', 'SETTINGS_FILE', 'password_var', 'passwords',
@@ -229,9 +229,7 @@ def start_server(cfg: Settings, timeout: float = START_TIMEOUT_S) -> int:
     p = pg_paths(cfg)
     pid = server_pid(cfg)
     if pid is None:
-        if port_taken(cfg.postgres.host, cfg.postgres.port):
-            raise ServiceError(f"port {cfg.postgres.port} is already in use (a server or an open connection holds it): stop it or "
-                               "change postgres.port (STREAMFLOW__POSTGRES__PORT)")
+        ensure_port_free(cfg.postgres.host, cfg.postgres.port, "stop it or change postgres.port (STREAMFLOW__POSTGRES__PORT)")
         if not init_cluster(cfg):
             write_settings(cfg)
         user = service_user()

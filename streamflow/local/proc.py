@@ -21,9 +21,9 @@ from ..config import Settings
 T = TypeVar("T")
 
 # %% auto #0
-__all__ = ['T', 'ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'port_taken', 'ephemeral_ports',
-           'free_ports', 'free_port', 'poll', 'wait_until', 'read_pid', 'live_pid', 'exit_status', 'stop_group',
-           'group_members', 'spawn', 'stop_pid', 'tail']
+__all__ = ['T', 'PORT_RELEASE_S', 'ServiceError', 'run_dir', 'service_dir', 'log_dir', 'host_port', 'port_open', 'port_taken',
+           'ephemeral_ports', 'free_ports', 'free_port', 'poll', 'wait_until', 'ensure_port_free', 'read_pid',
+           'live_pid', 'exit_status', 'stop_group', 'group_members', 'spawn', 'stop_pid', 'tail']
 
 # %% ../../nbs/30_local_proc.ipynb #2497a881
 class ServiceError(RuntimeError):
@@ -138,6 +138,16 @@ def wait_until(
     except TimeoutError:
         raise ServiceError(f"{what}: not ready after {timeout:.0f}s") from None
     return time.monotonic() - start
+
+# %% ../../nbs/30_local_proc.ipynb #86a5ff4d
+PORT_RELEASE_S = 20  # a killed JVM's sockets go with its last thread: seconds on a loaded 2-core machine
+
+def ensure_port_free(host: str, port: int, hint: str, timeout: float = PORT_RELEASE_S) -> None:
+    "Wait up to `timeout` s until a server could bind `host:port`; ServiceError (with `hint`: what to do) if it stays taken."
+    try:
+        poll(lambda: not port_taken(host, port), timeout, f"port {port}", interval=0.2)
+    except TimeoutError:
+        raise ServiceError(f"port {port} is already in use (a server or an open connection holds it): {hint}") from None
 
 # %% ../../nbs/30_local_proc.ipynb #0d39f773
 def _cmdline(pid: int) -> str:
