@@ -572,8 +572,8 @@ def run_bench(
     log.info("bench: %s cpus, load average %s at start", machine["cpu_count"], machine["load_avg_start"])
     ports = None  # the benchmark's own Flink cluster: on the configured ports, unless the stack's cluster holds them
     if any(flink.cluster_pids(cfg).values()) or flink.overview(cfg) is not None:
-        rest, rpc = free_ports(2)
-        ports = {"metrics": free_ports(len(metrics_ports(cfg)), consecutive=True)[0], "rest": rest, "rpc": rpc}
+        rest, rpc, metrics, *_ = free_ports(2 + len(metrics_ports(cfg)), consecutive=True)  # one pick: no overlaps
+        ports = {"metrics": metrics, "rest": rest, "rpc": rpc}
         log.warning("bench: the stack's own Flink cluster is running and shares the CPUs; the benchmark's cluster is at "
                     "http://%s:%d", cfg.flink.bind_host, ports["rest"])
         machine["other_jobs_running"] = any(runner.job_id(cfg, j) for j in runner.job_names(None))

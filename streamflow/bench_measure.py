@@ -22,9 +22,9 @@ log = logging.getLogger("streamflow.bench")
 
 # %% auto #0
 __all__ = ['log', 'SECTIONS', 'DEFAULT_SIZES', 'REQUIRED_KEYS', 'GOALS', 'BENCH_PREFIX', 'TABLE_ROWS', 'parse_skip', 'percentile',
-           'latency_summary', 'per_second', 'match_latencies', 'RssPeaks', 'tree_pids', 'tree_memory_mb', 'tree_cpu_s',
-           'thread_cpu_s', 'thread_cpu_delta', 'RssSampler', 'fmt_value', 'goal_text', 'format_table', 'result_line',
-           'git_commit', 'machine_info', 'rounded', 'ratio', 'flat_result']
+           'latency_summary', 'ratio', 'per_second', 'match_latencies', 'RssPeaks', 'tree_pids', 'tree_memory_mb',
+           'tree_cpu_s', 'thread_cpu_s', 'thread_cpu_delta', 'RssSampler', 'fmt_value', 'goal_text', 'format_table',
+           'result_line', 'git_commit', 'machine_info', 'rounded', 'flat_result']
 
 # %% ../nbs/96_bench_measure.ipynb #29030279
 SECTIONS = ("floors", "e2e", "latency", "long", "warehouse", "rules")  # in the order they run
@@ -80,9 +80,13 @@ def latency_summary(values: Iterable[float]) -> dict[str, float | int | None]:
     return {"n": len(xs), "p50": percentile(xs, 0.5), "p95": percentile(xs, 0.95), "p99": percentile(xs, 0.99),
             "max": xs[-1] if xs else None, "mean": sum(xs) / len(xs) if xs else None}
 
+def ratio(a: float | None, b: float | None) -> float | None:
+    "`a / b`, or None when either is missing or `b` is 0."
+    return a / b if a is not None and b else None
+
 def per_second(n: float, seconds: float | None) -> float | None:
     "`n` per second over `seconds` (None when the time is unknown or zero)."
-    return n / seconds if seconds else None
+    return ratio(n, seconds)
 
 # %% ../nbs/96_bench_measure.ipynb #d070cea7
 def match_latencies(
@@ -344,10 +348,6 @@ def rounded(obj: Any, digits: int = 4) -> Any:
     if isinstance(obj, list | tuple):
         return [rounded(v, digits) for v in obj]
     return obj
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    "`a / b`, or None when either is missing or `b` is 0."
-    return a / b if a is not None and b else None
 
 def flat_result(
     sizes: dict[str, Any],  # the sizes used

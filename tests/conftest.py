@@ -80,8 +80,10 @@ def isolated_stack() -> Iterator[Settings]:
     _reap_stale_stacks()
     run = Path(tempfile.mkdtemp(prefix=STACK_PREFIX))
     (run / "owner.pid").write_text(str(os.getpid()))
-    # below the kernel's ephemeral range: no client connection can take a port before its server binds it
-    pg_port, kafka_port, controller_port, rest_port, rpc_port = free_ports(5)
+    # below the kernel's ephemeral range: no client connection can take a port before its server binds it; one pick
+    # of consecutive ports, so the metrics block (metrics_port + 0, 1, 2) cannot overlap the others
+    metrics_n = 1 + load_config().flink.taskmanagers  # flink_runtime.metrics_ports: the JobManager's, one per TaskManager
+    pg_port, kafka_port, controller_port, rest_port, rpc_port, metrics_port, *_ = free_ports(5 + metrics_n, consecutive=True)
     mp = pytest.MonkeyPatch()  # the job processes read their settings from the environment: point it at this stack
     for k in ("STREAMFLOW_PG_DSN", "STREAMFLOW__POSTGRES__DSN"):  # always the embedded server, never a shared one
         mp.delenv(k, raising=False)
@@ -89,7 +91,7 @@ def isolated_stack() -> Iterator[Settings]:
     mp.setenv("STREAMFLOW__POSTGRES__PORT", str(pg_port))
     mp.setenv("STREAMFLOW_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}")
     mp.setenv("STREAMFLOW__KAFKA__CONTROLLER_PORT", str(controller_port))
-    mp.setenv("STREAMFLOW__FLINK__METRICS_PORT", str(free_ports(3, consecutive=True)[0]))  # a running dev stack keeps the defaults
+    mp.setenv("STREAMFLOW__FLINK__METRICS_PORT", str(metrics_port))  # a running dev stack keeps the defaults
     mp.setenv("STREAMFLOW__FLINK__REST_PORT", str(rest_port))
     mp.setenv("STREAMFLOW__FLINK__RPC_PORT", str(rpc_port))
     # the tests submit jobs about forty times and stream a few thousand events each: the JVM's quick (C1-only)
